@@ -1,0 +1,1 @@
+"""The nursing-home telemedicine bridge: the application (workflows, accounts, access, persistence, routes)."""

@@ -1,0 +1,1 @@
+"""Persistence: engine and sessions, relational workflow tables, Alembic migrations."""

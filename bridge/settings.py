@@ -1,0 +1,101 @@
+"""All configuration of the bridge, read from the environment (prefix ``BRIDGE_``).
+
+One class, so that every setting is documented, typed and validated in one place. Outside demo
+mode the process refuses to start with a missing or placeholder secret, because a guessable
+signing key would let anyone mint tokens for any organisation.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "change-this", "secret", "password", "placeholder", "demo"}
+)
+DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use-0000"
+MIN_SECRET_LENGTH = 32
+MAX_TOKEN_LIFETIME_SECONDS = 15 * 60
+
+
+class InsecureSettingsError(ValueError):
+    """A secret is missing or a placeholder while demo mode is off."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", env_file=None, extra="ignore")
+
+    demo_mode: bool = Field(default=False, description="Seed and allow demo data and the demo secret key.")
+    database_url: str = Field(
+        default=f"sqlite:///{Path('var') / 'bridge.db'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql://host:port/db.",
+    )
+    redis_url: str | None = Field(default=None, description="Redis for signalling and events across instances.")
+    public_base_url: str = Field(default="http://localhost:8000", description="URL users and peers reach.")
+    secret_key: SecretStr = Field(default=SecretStr(""), description="Signs tokens; at least 32 characters.")
+    token_lifetime_seconds: int = Field(default=600, ge=60, le=MAX_TOKEN_LIFETIME_SECONDS)
+    session_idle_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_max_age_hours: int = Field(default=12, ge=1, le=7 * 24)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_base_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=30 * 60, ge=1)
+    secure_cookies: bool | None = Field(
+        default=None, description="Mark cookies Secure; defaults to true when the public URL is https."
+    )
+    turn_urls: list[str] = Field(default_factory=list, description="turn:/turns: URLs of coturn servers.")
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_shared_secret: SecretStr | None = Field(default=None, description="coturn static-auth-secret.")
+    turn_credential_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=False)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.demo_mode:
+            if not self.secret_key.get_secret_value():
+                self.secret_key = SecretStr(DEMO_SECRET_KEY)
+            return self
+        _require_real_secret("BRIDGE_SECRET_KEY", self.secret_key)
+        if self.turn_urls and self.turn_shared_secret is not None:
+            _require_real_secret("BRIDGE_TURN_SHARED_SECRET", self.turn_shared_secret)
+        return self
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_base_url.startswith("https://")
+
+    @property
+    def token_audience(self) -> str:
+        return self.public_base_url
+
+
+def _require_real_secret(name: str, value: SecretStr) -> None:
+    raw = value.get_secret_value()
+    if raw.strip().lower() in PLACEHOLDER_SECRETS or raw == DEMO_SECRET_KEY:
+        raise InsecureSettingsError(f"{name} is missing or a placeholder; set a random value (demo mode is off)")
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise InsecureSettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
