@@ -1,0 +1,1 @@
+"""The portal: pages for nurses, doctors, pharmacists, supervisors and admins, rendered from bridge services."""

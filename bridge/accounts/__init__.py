@@ -1,0 +1,1 @@
+"""Staff accounts and system clients: creation, password hashing, sign-in with lockout."""

@@ -1,0 +1,1 @@
+"""HTTP routes: they translate requests into service calls and results into responses, nothing more."""

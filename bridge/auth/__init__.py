@@ -1,0 +1,1 @@
+"""Authentication: SMART scopes, bearer tokens, browser sessions, CSRF, and who is calling."""

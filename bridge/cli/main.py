@@ -1,0 +1,156 @@
+"""``bridge``: serve, seed demo data, manage users and clients, migrate the database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from pydantic import ValidationError
+
+from bridge.accounts.service import NewAccount
+from bridge.db.migrate import upgrade
+from bridge.errors import BridgeError, InvalidInput
+from bridge.i18n import Translator
+from bridge.logging_config import configure_logging
+from bridge.runtime import Runtime
+from bridge.services import Services
+from bridge.settings import Settings
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages = "; ".join(str(err.get("ctx", {}).get("error", err["msg"])) for err in exc.errors())
+        raise click.ClickException(f"configuration refused: {messages}") from None
+
+
+@contextmanager
+def unit_of_work(settings: Settings) -> Iterator[Services]:
+    runtime = Runtime.from_settings(settings)
+    try:
+        with runtime.session_factory.begin() as db:
+            yield Services(db, runtime)
+    finally:
+        runtime.engine.dispose()
+
+
+def explain(error: BridgeError) -> click.ClickException:
+    t = Translator("en")
+    if isinstance(error, InvalidInput):
+        details = "; ".join(f"{e.field}: {t(e.message_key, **e.params)}" for e in error.errors)
+        return click.ClickException(details)
+    return click.ClickException(t(error.message_key, **error.params))
+
+
+@click.group(help="Telemedicine bridge between nursing homes, internet hospitals and pharmacies.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Apply migrations and serve the bridge (HTTP, WebSocket, portal).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Demo mode: seed demo data, print its credentials, allow the demo key.")
+def serve(host: str, port: int, demo: bool) -> None:
+    import uvicorn
+
+    from bridge.app import create_app
+    from bridge.demo.seed import print_credentials, seed_demo
+
+    settings = load_settings(demo_mode=True if demo else None)
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade(settings.database_url)
+    if settings.demo_mode:
+        with unit_of_work(settings) as services:
+            summary = seed_demo(services)
+        shown_host = "localhost" if host in {"0.0.0.0", "127.0.0.1"} else host  # noqa: S104
+        print_credentials(summary, f"http://{shown_host}:{port}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
+
+
+@main.command(help="Seed demo data into the configured database (idempotent).")
+@click.option("--json", "as_json", is_flag=True, help="Print what exists: organisations, accounts, residents.")
+def demo(as_json: bool) -> None:
+    from bridge.demo.seed import print_credentials, seed_demo
+
+    settings = load_settings(demo_mode=True)
+    configure_logging("WARNING")
+    upgrade(settings.database_url)
+    with unit_of_work(settings) as services:
+        summary = seed_demo(services)
+    if as_json:
+        click.echo(json.dumps(summary.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print_credentials(summary, settings.public_base_url)
+
+
+@main.group(help="Staff accounts.")
+def user() -> None:
+    pass
+
+
+@user.command("add", help="Create a staff account; the password is read from standard input.")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["nurse", "doctor", "pharmacist", "supervisor", "admin"]))
+@click.option("--org", "organization", required=True, help="Organization id or identifier value.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@click.option("--display-name", default="")
+@click.option("--practitioner", "practitioner_id", default=None, help="Practitioner id of this person.")
+def user_add(username: str, role: str, organization: str, password_stdin: bool, display_name: str,
+             practitioner_id: str | None) -> None:
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = load_settings()
+    configure_logging("WARNING")
+    try:
+        with unit_of_work(settings) as services:
+            account = services.accounts.create(
+                NewAccount(username, role, organization, password, display_name, practitioner_id), services.now()
+            )
+            click.echo(json.dumps({"id": account.id, "username": account.username, "role": account.role,
+                                   "organization_id": account.organization_id}, ensure_ascii=False))
+    except BridgeError as exc:
+        raise explain(exc) from None
+
+
+@main.group(help="System clients (client_credentials).")
+def client() -> None:
+    pass
+
+
+@client.command("add", help="Register a system client; prints client_id and client_secret (shown once).")
+@click.option("--name", required=True)
+@click.option("--org", "organization", required=True, help="Organization id or identifier value.")
+@click.option("--scope", required=True, help='SMART system scopes, e.g. "system/Observation.cru system/Patient.rs".')
+@click.option("--json", "as_json", is_flag=True)
+def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
+    settings = load_settings()
+    configure_logging("WARNING")
+    try:
+        with unit_of_work(settings) as services:
+            issued = services.clients.create(name, organization, scope, services.now())
+            result = {"client_id": issued.client.client_id, "client_secret": issued.client_secret,
+                      "organization_id": issued.client.organization_id, "scope": issued.client.scopes}
+    except BridgeError as exc:
+        raise explain(exc) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key}: {value}")
+
+
+@main.group(help="Database.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply all pending migrations.")
+def db_upgrade() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade(settings.database_url)
+    click.echo("database is up to date")

@@ -1,0 +1,1 @@
+"""Demo data for showing and testing the bridge: clinical records of two nursing homes."""

@@ -1,0 +1,33 @@
+"""Attach the portal to the application: page routes, static files, and pages for errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from bridge.errors import AuthenticationRequired, BridgeError, InvalidInput
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from portal import admin_pages, auth_pages, home_pages
+from portal.rendering import render
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def mount_portal(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(auth_pages.router)
+    app.include_router(home_pages.router)
+    app.include_router(admin_pages.router)
+
+
+def error_page(request: Request, error: BridgeError) -> Response:
+    if isinstance(error, AuthenticationRequired):
+        reason = getattr(request.state, "session_end_reason", None)
+        reason = reason if reason in {"idle", "expired"} else "required"
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/?=&")
+        return RedirectResponse(f"/login?reason={reason}&next={target}", status_code=303)
+    fields = error.errors if isinstance(error, InvalidInput) else []
+    return render(request, "error.html", {"error": error, "fields": fields}, error.status)
