@@ -27,8 +27,13 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime.from_settings(settings or get_settings())
-    app = FastAPI(title="Nursing-home telemedicine bridge", version="0.1.0", docs_url="/api/docs",
-                  redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Nursing-home telemedicine bridge",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.runtime = runtime
 
     @app.middleware("http")

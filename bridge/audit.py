@@ -24,7 +24,7 @@ CLIENT_SYSTEM = f"{NAMESPACE}/sid/client"
 class AuditKind(StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - an enum value, not a secret
     ACCESS_DENIED = "access-denied"
     ACCOUNT_CHANGE = "account-change"
 
@@ -60,8 +60,13 @@ class Actor:
 
 
 def record_audit_event(
-    repository: ResourceRepository, kind: AuditKind, outcome: Outcome, actor: Actor,
-    client_address: str | None, description: str, now: datetime | None = None,
+    repository: ResourceRepository,
+    kind: AuditKind,
+    outcome: Outcome,
+    actor: Actor,
+    client_address: str | None,
+    description: str,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     (type_code, type_display), subtype, action = _TYPES[kind]
     event: dict[str, Any] = {

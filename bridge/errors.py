@@ -6,14 +6,15 @@ reads correctly in Chinese and English and says nothing an outsider should not l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass
 class BridgeError(Exception):
     message_key: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
     status: int = 400
 
     def __str__(self) -> str:
@@ -46,7 +47,7 @@ class Conflict(BridgeError):
 class FieldError:
     field: str
     message_key: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class InvalidInput(BridgeError):

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "change-this", "secret", "password", "placeholder", "demo"}
 )
-DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use-0000"
+DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use-0000"  # noqa: S105 - refused outside demo mode
 MIN_SECRET_LENGTH = 32
 MAX_TOKEN_LIFETIME_SECONDS = 15 * 60
 

@@ -38,7 +38,14 @@ def organization_overview(services: Services, organization_ids: set[str] | None)
                 partners |= services.contracts.providers_of(org["id"], contract_kind, today)
             else:
                 partners |= services.contracts.homes_served_by(org["id"], contract_kind, today)
-        rows.append(OrganizationOverview(org["id"], names[org["id"]], kind.value if kind else "", residents,
-                                         staff_counts.get(org["id"], 0),
-                                         tuple(sorted(names.get(p, p) for p in partners))))
+        rows.append(
+            OrganizationOverview(
+                org["id"],
+                names[org["id"]],
+                kind.value if kind else "",
+                residents,
+                staff_counts.get(org["id"], 0),
+                tuple(sorted(names.get(p, p) for p in partners)),
+            )
+        )
     return sorted(rows, key=lambda r: (r.kind, r.name))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
 from bridge.accounts.roles import Role
 from bridge.accounts.service import NewAccount
 from bridge.api.deps import PrincipalDep, ServicesDep
@@ -11,58 +14,87 @@ from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
 from bridge.auth.principal import Principal
 from bridge.errors import InvalidInput, NotFound
 from bridge.services import Services
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
-
 from portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def accounts_page(request: Request, principal: Principal, services: Services, status_code: int = 200,
-                  **context: object) -> Response:
+def accounts_page(
+    request: Request, principal: Principal, services: Services, status_code: int = 200, **context: object
+) -> Response:
     orgs = services.policy.manageable_organization_ids(principal)
     organizations = [o for o in services.organizations.all() if orgs is None or o["id"] in orgs]
-    return render(request, "admin_accounts.html", {
-        "accounts": services.accounts.list_for(orgs), "organizations": organizations,
-        "names": {o["id"]: o.get("name", o["id"]) for o in organizations}, "roles": list(Role),
-        "form": {}, "errors": {}, **context,
-    }, status_code)
+    return render(
+        request,
+        "admin_accounts.html",
+        {
+            "accounts": services.accounts.list_for(orgs),
+            "organizations": organizations,
+            "names": {o["id"]: o.get("name", o["id"]) for o in organizations},
+            "roles": list(Role),
+            "form": {},
+            "errors": {},
+            **context,
+        },
+        status_code,
+    )
 
 
 @router.post("/admin/accounts")
 def create_account(
-    request: Request, principal: PrincipalDep, services: ServicesDep,
-    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
-    organization: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    username: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    organization: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     display_name: Annotated[str, Form()] = "",
 ) -> Response:
     form = {"username": username, "role": role, "organization": organization, "display_name": display_name}
     try:
         if organization:
             services.policy.require_manage(principal, services.organizations.resolve(organization)["id"])
-        account = services.accounts.create(NewAccount(username, role, organization, password, display_name),
-                                           services.now())
+        account = services.accounts.create(
+            NewAccount(username, role, organization, password, display_name), services.now()
+        )
     except NotFound:
-        return accounts_page(request, principal, services, 422, form=form,
-                             errors={"organization": ("field.organization_unknown", {})})
+        return accounts_page(
+            request, principal, services, 422, form=form, errors={"organization": ("field.organization_unknown", {})}
+        )
     except InvalidInput as exc:
         errors = {e.field: (e.message_key, e.params) for e in exc.errors}
         return accounts_page(request, principal, services, 422, form=form, errors=errors)
-    record_audit_event(services.repository, AuditKind.ACCOUNT_CHANGE, Outcome.SUCCESS, Actor.of(principal),
-                       request.client.host if request.client else None,
-                       f"account {account.username} ({account.role}) created", services.now())
+    record_audit_event(
+        services.repository,
+        AuditKind.ACCOUNT_CHANGE,
+        Outcome.SUCCESS,
+        Actor.of(principal),
+        request.client.host if request.client else None,
+        f"account {account.username} ({account.role}) created",
+        services.now(),
+    )
     return RedirectResponse("/?created=" + account.username, status_code=303)
 
 
-def _clients_page(request: Request, principal: Principal, services: Services, status_code: int = 200,
-                  **context: object) -> Response:
+def _clients_page(
+    request: Request, principal: Principal, services: Services, status_code: int = 200, **context: object
+) -> Response:
     orgs = services.policy.manageable_organization_ids(principal)
     organizations = [o for o in services.organizations.all() if orgs is None or o["id"] in orgs]
-    return render(request, "admin_clients.html", {
-        "clients": services.clients.list_for(orgs), "organizations": organizations,
-        "names": {o["id"]: o.get("name", o["id"]) for o in organizations}, "form": {}, "errors": {}, **context,
-    }, status_code)
+    return render(
+        request,
+        "admin_clients.html",
+        {
+            "clients": services.clients.list_for(orgs),
+            "organizations": organizations,
+            "names": {o["id"]: o.get("name", o["id"]) for o in organizations},
+            "form": {},
+            "errors": {},
+            **context,
+        },
+        status_code,
+    )
 
 
 @router.get("/admin/clients")
@@ -72,8 +104,11 @@ def clients(request: Request, principal: PrincipalDep, services: ServicesDep) ->
 
 @router.post("/admin/clients")
 def create_client(
-    request: Request, principal: PrincipalDep, services: ServicesDep,
-    name: Annotated[str, Form()] = "", organization: Annotated[str, Form()] = "",
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    name: Annotated[str, Form()] = "",
+    organization: Annotated[str, Form()] = "",
     scope: Annotated[str, Form()] = "",
 ) -> Response:
     form = {"name": name, "organization": organization, "scope": scope}
@@ -82,13 +117,26 @@ def create_client(
             services.policy.require_manage(principal, services.organizations.resolve(organization)["id"])
         issued = services.clients.create(name, organization, scope, services.now())
     except NotFound:
-        return _clients_page(request, principal, services, 422, form=form,
-                             errors={"organization": ("field.organization_unknown", {})})
+        return _clients_page(
+            request, principal, services, 422, form=form, errors={"organization": ("field.organization_unknown", {})}
+        )
     except InvalidInput as exc:
-        return _clients_page(request, principal, services, 422, form=form,
-                             errors={e.field: (e.message_key, e.params) for e in exc.errors})
-    record_audit_event(services.repository, AuditKind.ACCOUNT_CHANGE, Outcome.SUCCESS, Actor.of(principal),
-                       request.client.host if request.client else None,
-                       f"client {issued.client.client_id} created", services.now())
+        return _clients_page(
+            request,
+            principal,
+            services,
+            422,
+            form=form,
+            errors={e.field: (e.message_key, e.params) for e in exc.errors},
+        )
+    record_audit_event(
+        services.repository,
+        AuditKind.ACCOUNT_CHANGE,
+        Outcome.SUCCESS,
+        Actor.of(principal),
+        request.client.host if request.client else None,
+        f"client {issued.client.client_id} created",
+        services.now(),
+    )
     # The secret is shown exactly once, on this page; only its hash is stored.
     return _clients_page(request, principal, services, 201, issued=issued)

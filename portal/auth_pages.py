@@ -6,15 +6,15 @@ import hmac
 import secrets
 from typing import Annotated
 
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
 from bridge.api.deps import OptionalPrincipalDep, ServicesDep
 from bridge.api.errors import LANG_COOKIE
 from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
 from bridge.auth.sessions import SESSION_COOKIE
 from bridge.errors import AccessDenied
 from bridge.i18n import SUPPORTED_LOCALES
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
-
 from portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -38,47 +38,81 @@ def _login_page(request: Request, next_path: str, status_code: int = 200, **cont
 
 
 @router.get("/login")
-def login_form(request: Request, principal: OptionalPrincipalDep, next: str = "/",
-               reason: str | None = None) -> Response:
+def login_form(
+    request: Request, principal: OptionalPrincipalDep, next: str = "/", reason: str | None = None
+) -> Response:
     if principal is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return _login_page(request, safe_next(next), notice=f"login.notice_{reason}" if reason in {
-        "idle", "logout", "expired", "required"} else None)
+    return _login_page(
+        request,
+        safe_next(next),
+        notice=f"login.notice_{reason}" if reason in {"idle", "logout", "expired", "required"} else None,
+    )
 
 
 @router.post("/login")
 def login_submit(
-    request: Request, services: ServicesDep,
-    username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+    request: Request,
+    services: ServicesDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not csrf_token or not hmac.compare_digest(cookie, csrf_token):
         raise AccessDenied("error.csrf")
-    field_errors = {name: "field.required" for name, value in (("username", username), ("password", password))
-                    if not value.strip()}
+    field_errors = {
+        name: "field.required" for name, value in (("username", username), ("password", password)) if not value.strip()
+    }
     if field_errors:
         return _login_page(request, safe_next(next), 422, errors=field_errors, username=username)
     now = services.now()
     address = request.client.host if request.client else None
     result = services.accounts.sign_in(username, password, now)
     if result.account is None:
-        record_audit_event(services.repository, AuditKind.LOGIN, Outcome.MINOR_FAILURE,
-                           Actor(username, "account"), address, "sign-in failed", now)
+        record_audit_event(
+            services.repository,
+            AuditKind.LOGIN,
+            Outcome.MINOR_FAILURE,
+            Actor(username, "account"),
+            address,
+            "sign-in failed",
+            now,
+        )
         if result.locked_until is not None:
             minutes = max(1, round((result.locked_until - now).total_seconds() / 60))
-            return _login_page(request, safe_next(next), 429, error="login.locked",
-                               error_params={"minutes": minutes}, username=username)
+            return _login_page(
+                request,
+                safe_next(next),
+                429,
+                error="login.locked",
+                error_params={"minutes": minutes},
+                username=username,
+            )
         return _login_page(request, safe_next(next), 401, error="login.failed", username=username)
     account = result.account
     started = services.browser_sessions.start(account, now, address)
-    record_audit_event(services.repository, AuditKind.LOGIN, Outcome.SUCCESS,
-                       Actor(account.id, "account", account.organization_id), address, "signed in", now)
+    record_audit_event(
+        services.repository,
+        AuditKind.LOGIN,
+        Outcome.SUCCESS,
+        Actor(account.username, "account", account.organization_id),
+        address,
+        "signed in",
+        now,
+    )
     response = RedirectResponse(safe_next(next), status_code=303)
     settings = services.settings
-    response.set_cookie(SESSION_COOKIE, started.cookie_value, httponly=True, samesite="lax",
-                        secure=settings.cookies_secure, path="/",
-                        max_age=settings.session_max_age_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.cookie_value,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookies_secure,
+        path="/",
+        max_age=settings.session_max_age_hours * 3600,
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     if account.locale:
         response.set_cookie(LANG_COOKIE, account.locale, max_age=ONE_YEAR, samesite="lax")
@@ -90,8 +124,15 @@ def logout(request: Request, services: ServicesDep, principal: OptionalPrincipal
     cookie = request.cookies.get(SESSION_COOKIE)
     if principal is not None and cookie:
         services.browser_sessions.end(cookie, services.now())
-        record_audit_event(services.repository, AuditKind.LOGOUT, Outcome.SUCCESS, Actor.of(principal),
-                           request.client.host if request.client else None, "signed out", services.now())
+        record_audit_event(
+            services.repository,
+            AuditKind.LOGOUT,
+            Outcome.SUCCESS,
+            Actor.of(principal),
+            request.client.host if request.client else None,
+            "signed out",
+            services.now(),
+        )
     response = RedirectResponse("/login?reason=logout", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -99,14 +140,16 @@ def logout(request: Request, services: ServicesDep, principal: OptionalPrincipal
 
 @router.post("/lang")
 def switch_language(
-    request: Request, services: ServicesDep, principal: OptionalPrincipalDep,
-    locale: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+    request: Request,
+    services: ServicesDep,
+    principal: OptionalPrincipalDep,
+    locale: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
     if locale not in SUPPORTED_LOCALES:
         return response
     if principal is not None and principal.is_user:
         services.accounts.set_locale(services.accounts.get(principal.subject_id), locale)
-    response.set_cookie(LANG_COOKIE, locale, max_age=ONE_YEAR, samesite="lax",
-                        secure=services.settings.cookies_secure)
+    response.set_cookie(LANG_COOKIE, locale, max_age=ONE_YEAR, samesite="lax", secure=services.settings.cookies_secure)
     return response

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
 from bridge.accounts.roles import Role
 from bridge.api.deps import PrincipalDep, ServicesDep
 from bridge.audit import recent_audit_events
@@ -11,16 +14,15 @@ from bridge.directory.chart import build_chart
 from bridge.directory.residents import ResidentSummary
 from bridge.errors import AccessDenied
 from bridge.supervision import organization_overview
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-
 from portal.admin_pages import accounts_page
 from portal.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _resident_groups(services: ServicesDep, summaries: list[ResidentSummary]) -> list[tuple[str, list[ResidentSummary]]]:
+def _resident_groups(
+    services: ServicesDep, summaries: list[ResidentSummary]
+) -> list[tuple[str, list[ResidentSummary]]]:
     names = services.organizations.names({s.home_id for s in summaries})
     return [(names.get(home, home), list(items)) for home, items in groupby(summaries, key=lambda s: s.home_id)]
 
@@ -31,10 +33,16 @@ def home(request: Request, principal: PrincipalDep, services: ServicesDep) -> Re
         raise AccessDenied()
     if principal.role in {Role.NURSE, Role.DOCTOR, Role.PHARMACIST}:
         summaries = services.residents.summaries(services.policy.visible_residents(principal))
-        template = {Role.NURSE: "home_nurse.html", Role.DOCTOR: "home_doctor.html",
-                    Role.PHARMACIST: "home_pharmacist.html"}[principal.role]
-        return render(request, template, {"groups": _resident_groups(services, summaries),
-                                          "count": len(summaries), "today": services.now().date()})
+        template = {
+            Role.NURSE: "home_nurse.html",
+            Role.DOCTOR: "home_doctor.html",
+            Role.PHARMACIST: "home_pharmacist.html",
+        }[principal.role]
+        return render(
+            request,
+            template,
+            {"groups": _resident_groups(services, summaries), "count": len(summaries), "today": services.now().date()},
+        )
     if principal.role is Role.SUPERVISOR:
         orgs = services.policy.supervised_organization_ids(principal)
         return render(request, "home_supervisor.html", {"rows": organization_overview(services, orgs)})
@@ -46,10 +54,16 @@ def resident(patient_id: str, request: Request, principal: PrincipalDep, service
     patient = services.policy.require_resident(principal, patient_id)
     summary = services.residents.summaries([patient])[0]
     home = services.organizations.names({summary.home_id}).get(summary.home_id, "")
-    return render(request, "resident.html", {
-        "resident": summary, "home_name": home, "age": summary.age_on(services.now().date()),
-        "chart": build_chart(services.repository, patient_id),
-    })
+    return render(
+        request,
+        "resident.html",
+        {
+            "resident": summary,
+            "home_name": home,
+            "age": summary.age_on(services.now().date()),
+            "chart": build_chart(services.repository, patient_id),
+        },
+    )
 
 
 @router.get("/supervision/audit")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from bridge.errors import AuthenticationRequired, BridgeError, InvalidInput
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from bridge.errors import AuthenticationRequired, BridgeError, InvalidInput
 from portal import admin_pages, auth_pages, home_pages
 from portal.rendering import render
 

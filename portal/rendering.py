@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
 from bridge.accounts.roles import Role
 from bridge.api.errors import request_translator
 from bridge.auth.principal import Principal
 from bridge.i18n import LOCALE_NAMES
-from fastapi import Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -25,8 +26,9 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
 }
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
     runtime = request.app.state.runtime
     values: dict[str, Any] = {

@@ -53,8 +53,13 @@ class ClientService:
         assert org is not None and scopes is not None
         secret = secrets.token_urlsafe(32)
         client = ApiClient(
-            client_id=f"c-{secrets.token_hex(8)}", name=name.strip(), secret_hash=hash_password(secret),
-            organization_id=org["id"], scopes=str(scopes), active=True, created_at=now,
+            client_id=f"c-{secrets.token_hex(8)}",
+            name=name.strip(),
+            secret_hash=hash_password(secret),
+            organization_id=org["id"],
+            scopes=str(scopes),
+            active=True,
+            created_at=now,
         )
         self._session.add(client)
         self._session.flush()

@@ -31,17 +31,32 @@ ROLE_MAX_SCOPES: dict[Role, str] = {
     Role.NURSE: " ".join(
         [f"user/{t}.rs" for t in _CLINICAL_READ.split()]
         + [
-            "user/Observation.crus", "user/DiagnosticReport.crus", "user/Encounter.crus", "user/Task.rus",
-            "user/Communication.crus", "user/MedicationRequest.rs", "user/MedicationDispense.rus",
-            "user/Consent.crus", "user/DocumentReference.crs", "user/ServiceRequest.rs",
+            "user/Observation.crus",
+            "user/DiagnosticReport.crus",
+            "user/Encounter.crus",
+            "user/Task.rus",
+            "user/Communication.crus",
+            "user/MedicationRequest.rs",
+            "user/MedicationDispense.rus",
+            "user/Consent.crus",
+            "user/DocumentReference.crs",
+            "user/ServiceRequest.rs",
         ]
     ),
     Role.DOCTOR: " ".join(
         [f"user/{t}.rs" for t in _CLINICAL_READ.split()]
         + [
-            "user/Encounter.crus", "user/Condition.crus", "user/AllergyIntolerance.crus",
-            "user/MedicationRequest.cruds", "user/Medication.rs", "user/Communication.crus", "user/Task.crus",
-            "user/ServiceRequest.crus", "user/Provenance.crs", "user/DocumentReference.rs", "user/Consent.rs",
+            "user/Encounter.crus",
+            "user/Condition.crus",
+            "user/AllergyIntolerance.crus",
+            "user/MedicationRequest.cruds",
+            "user/Medication.rs",
+            "user/Communication.crus",
+            "user/Task.crus",
+            "user/ServiceRequest.crus",
+            "user/Provenance.crs",
+            "user/DocumentReference.rs",
+            "user/Consent.rs",
             "user/MedicationDispense.rs",
         ]
     ),

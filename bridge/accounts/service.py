@@ -76,9 +76,15 @@ class AccountService:
         if self.by_username(username) is not None:
             raise InvalidInput([FieldError("username", "field.username_taken")])
         account = Account(
-            id=str(uuid.uuid4()), username=username, password_hash=hash_password(new.password), role=role.value,
-            organization_id=organization["id"], practitioner_id=new.practitioner_id,
-            display_name=new.display_name.strip() or username, active=True, created_at=now,
+            id=str(uuid.uuid4()),
+            username=username,
+            password_hash=hash_password(new.password),
+            role=role.value,
+            organization_id=organization["id"],
+            practitioner_id=new.practitioner_id,
+            display_name=new.display_name.strip() or username,
+            active=True,
+            created_at=now,
         )
         self._session.add(account)
         self._session.flush()

@@ -18,6 +18,7 @@ from bridge.services import Services
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ENDED_BY_SERVER = frozenset({"idle", "expired", "disabled"})
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -44,19 +45,27 @@ async def optional_principal(request: Request, services: ServicesDep) -> Princip
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationRequired("error.token_invalid")
-        principal = principal_from_bearer(services, token.strip())
-        request.state.principal = principal
-        return principal
+        bearer = principal_from_bearer(services, token.strip())
+        request.state.principal = bearer
+        return bearer
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     lookup = services.browser_sessions.resolve(cookie, services.now())
     request.state.session_end_reason = lookup.ended_reason
+    if lookup.ended_reason in ENDED_BY_SERVER:
+        _persist_session_end(services.runtime, cookie, lookup.ended_reason)
     principal = principal_from_session(services, lookup)
     request.state.principal = principal
     if principal is not None and request.method not in SAFE_METHODS:
         await _check_csrf(request, principal)
     return principal
+
+
+def _persist_session_end(runtime: Runtime, cookie: str, reason: str) -> None:
+    """In its own transaction, because the request's is rolled back when it answers 401."""
+    with runtime.session_factory.begin() as db:
+        Services(db, runtime).browser_sessions.end(cookie, runtime.clock.now(), reason)
 
 
 async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

@@ -77,8 +77,13 @@ def _audit_denial(request: Request, error: AccessDenied) -> None:
     try:
         with runtime.session_factory.begin() as db:
             record_audit_event(
-                SqlResourceRepository(db, now=runtime.clock.now), AuditKind.ACCESS_DENIED, Outcome.MINOR_FAILURE,
-                actor, address, f"{request.method} {request.url.path}: {error.message_key}", runtime.clock.now(),
+                SqlResourceRepository(db, now=runtime.clock.now),
+                AuditKind.ACCESS_DENIED,
+                Outcome.MINOR_FAILURE,
+                actor,
+                address,
+                f"{request.method} {request.url.path}: {error.message_key}",
+                runtime.clock.now(),
             )
     except Exception:  # an audit failure must not turn a 403 into a 500
         logger.exception("could not record access denial")

@@ -24,8 +24,11 @@ def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         "id": principal.subject_id,
         "display_name": principal.display_name,
         "role": principal.role.value if principal.role else None,
-        "organization": {"id": organization["id"], "name": organization.get("name"),
-                         "kind": principal.organization_kind.value},
+        "organization": {
+            "id": organization["id"],
+            "name": organization.get("name"),
+            "kind": principal.organization_kind.value,
+        },
         "scope": str(principal.scopes),
         "locale": principal.locale,
     }
@@ -39,8 +42,12 @@ def list_residents(principal: PrincipalDep, services: ServicesDep) -> dict[str, 
     today = services.now().date()
     return {
         "residents": [
-            {**asdict(s), "birth_date": s.birth_date.isoformat() if s.birth_date else None,
-             "age": s.age_on(today), "home_name": homes.get(s.home_id)}
+            {
+                **asdict(s),
+                "birth_date": s.birth_date.isoformat() if s.birth_date else None,
+                "age": s.age_on(today),
+                "home_name": homes.get(s.home_id),
+            }
             for s in summaries
         ]
     }
@@ -73,14 +80,19 @@ def list_accounts(principal: PrincipalDep, services: ServicesDep) -> dict[str, A
 
 
 @router.post("/admin/accounts", status_code=201)
-def create_account(body: AccountIn, request: Request, principal: PrincipalDep,
-                   services: ServicesDep) -> dict[str, Any]:
+def create_account(body: AccountIn, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     organization = services.organizations.resolve(body.organization)
     services.policy.require_manage(principal, organization["id"])
     account = services.accounts.create(NewAccount(**body.model_dump()), services.now())
-    record_audit_event(services.repository, AuditKind.ACCOUNT_CHANGE, Outcome.SUCCESS, Actor.of(principal),
-                       request.client.host if request.client else None,
-                       f"account {account.username} ({account.role}) created", services.now())
+    record_audit_event(
+        services.repository,
+        AuditKind.ACCOUNT_CHANGE,
+        Outcome.SUCCESS,
+        Actor.of(principal),
+        request.client.host if request.client else None,
+        f"account {account.username} ({account.role}) created",
+        services.now(),
+    )
     return _account_json(account)
 
 
@@ -91,14 +103,19 @@ def list_clients(principal: PrincipalDep, services: ServicesDep) -> dict[str, An
 
 
 @router.post("/admin/clients", status_code=201)
-def create_client(body: ClientIn, request: Request, principal: PrincipalDep,
-                  services: ServicesDep) -> dict[str, Any]:
+def create_client(body: ClientIn, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     organization = services.organizations.resolve(body.organization)
     services.policy.require_manage(principal, organization["id"])
     issued = services.clients.create(body.name, organization["id"], body.scope, services.now())
-    record_audit_event(services.repository, AuditKind.ACCOUNT_CHANGE, Outcome.SUCCESS, Actor.of(principal),
-                       request.client.host if request.client else None,
-                       f"client {issued.client.client_id} created", services.now())
+    record_audit_event(
+        services.repository,
+        AuditKind.ACCOUNT_CHANGE,
+        Outcome.SUCCESS,
+        Actor.of(principal),
+        request.client.host if request.client else None,
+        f"client {issued.client.client_id} created",
+        services.now(),
+    )
     return {**_client_json(issued.client), "client_secret": issued.client_secret}
 
 
@@ -110,12 +127,21 @@ def audit_events(principal: PrincipalDep, services: ServicesDep, limit: int = 10
 
 def _account_json(account: Account) -> dict[str, Any]:
     return {
-        "id": account.id, "username": account.username, "role": account.role,
-        "organization_id": account.organization_id, "display_name": account.display_name,
-        "practitioner_id": account.practitioner_id, "active": account.active,
+        "id": account.id,
+        "username": account.username,
+        "role": account.role,
+        "organization_id": account.organization_id,
+        "display_name": account.display_name,
+        "practitioner_id": account.practitioner_id,
+        "active": account.active,
     }
 
 
 def _client_json(client: ApiClient) -> dict[str, Any]:
-    return {"client_id": client.client_id, "name": client.name, "organization_id": client.organization_id,
-            "scope": client.scopes, "active": client.active}
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "organization_id": client.organization_id,
+        "scope": client.scopes,
+        "active": client.active,
+    }

@@ -27,7 +27,8 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 def oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status,
+        {"error": error, "error_description": description},
+        status_code=status,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
@@ -63,43 +64,69 @@ def _client_credentials(
         return oauth_error(401, "invalid_client", "client authentication required", {"WWW-Authenticate": "Basic"})
     client = services.clients.authenticate(client_id, secret, now)
     if client is None:
-        record_audit_event(services.repository, AuditKind.TOKEN, Outcome.MINOR_FAILURE,
-                           Actor(client_id, "client"), address, "client authentication failed", now)
+        record_audit_event(
+            services.repository,
+            AuditKind.TOKEN,
+            Outcome.MINOR_FAILURE,
+            Actor(client_id, "client"),
+            address,
+            "client authentication failed",
+            now,
+        )
         return oauth_error(401, "invalid_client", "unknown client or wrong secret", {"WWW-Authenticate": "Basic"})
     try:
         granted = _grant(ScopeSet.parse(client.scopes), scope)
     except ScopeError as exc:
         return oauth_error(400, "invalid_scope", str(exc))
     principal = client_principal(services, client, granted)
-    record_audit_event(services.repository, AuditKind.TOKEN, Outcome.SUCCESS, Actor.of(principal), address,
-                       "token issued (client_credentials)", now)
+    record_audit_event(
+        services.repository,
+        AuditKind.TOKEN,
+        Outcome.SUCCESS,
+        Actor.of(principal),
+        address,
+        "token issued (client_credentials)",
+        now,
+    )
     token = services.runtime.tokens.issue("client", client.client_id, str(granted), client.organization_id, now)
     return _token_response(token, services.runtime.tokens.lifetime_seconds, granted)
 
 
-def _password_grant(
-    services: Services, username: str, password: str, scope: str, address: str | None
-) -> JSONResponse:
+def _password_grant(services: Services, username: str, password: str, scope: str, address: str | None) -> JSONResponse:
     now = services.now()
     if not username or not password:
         return oauth_error(400, "invalid_request", "username and password are required")
     result = services.accounts.sign_in(username, password, now)
     if result.account is None:
-        record_audit_event(services.repository, AuditKind.TOKEN, Outcome.MINOR_FAILURE,
-                           Actor(username, "account"), address, "password grant failed", now)
+        record_audit_event(
+            services.repository,
+            AuditKind.TOKEN,
+            Outcome.MINOR_FAILURE,
+            Actor(username, "account"),
+            address,
+            "password grant failed",
+            now,
+        )
         if result.locked_until is not None:
             retry = max(1, int((result.locked_until - now).total_seconds()))
-            return oauth_error(429, "invalid_grant", "too many failed attempts; try again later",
-                               {"Retry-After": str(retry)})
+            return oauth_error(
+                429, "invalid_grant", "too many failed attempts; try again later", {"Retry-After": str(retry)}
+            )
         return oauth_error(401, "invalid_grant", "wrong username or password")
     account = result.account
     try:
         granted = _grant(ScopeSet.parse(ROLE_MAX_SCOPES[Role(account.role)]), scope)
     except ScopeError as exc:
         return oauth_error(400, "invalid_scope", str(exc))
-    record_audit_event(services.repository, AuditKind.TOKEN, Outcome.SUCCESS,
-                       Actor(account.id, "account", account.organization_id), address,
-                       "token issued (password)", now)
+    record_audit_event(
+        services.repository,
+        AuditKind.TOKEN,
+        Outcome.SUCCESS,
+        Actor(account.username, "account", account.organization_id),
+        address,
+        "token issued (password)",
+        now,
+    )
     token = services.runtime.tokens.issue("user", account.id, str(granted), account.organization_id, now)
     return _token_response(token, services.runtime.tokens.lifetime_seconds, granted)
 

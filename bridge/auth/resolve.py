@@ -46,10 +46,13 @@ def principal_from_session(services: Services, lookup: SessionLookup) -> Princip
 
 def client_principal(services: Services, client: ApiClient, scopes: ScopeSet) -> Principal:
     return Principal(
-        kind=PrincipalKind.CLIENT, subject_id=client.client_id, display_name=client.name,
+        kind=PrincipalKind.CLIENT,
+        subject_id=client.client_id,
+        display_name=client.name,
         organization_id=client.organization_id,
         organization_kind=services.organizations.kind_of(client.organization_id),
-        scopes=scopes, channel=Channel.BEARER,
+        scopes=scopes,
+        channel=Channel.BEARER,
     )
 
 
@@ -57,9 +60,15 @@ def _user_principal(
     services: Services, account: Account, scopes: ScopeSet, channel: Channel, csrf: str | None
 ) -> Principal:
     return Principal(
-        kind=PrincipalKind.USER, subject_id=account.id, display_name=account.display_name,
+        kind=PrincipalKind.USER,
+        subject_id=account.id,
+        display_name=account.display_name,
         organization_id=account.organization_id,
         organization_kind=services.organizations.kind_of(account.organization_id),
-        scopes=scopes, channel=channel, role=Role(account.role), practitioner_id=account.practitioner_id,
-        locale=account.locale, csrf_token=csrf,
+        scopes=scopes,
+        channel=channel,
+        role=Role(account.role),
+        practitioner_id=account.practitioner_id,
+        locale=account.locale,
+        csrf_token=csrf,
     )

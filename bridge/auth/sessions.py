@@ -40,8 +40,12 @@ class SessionService:
         csrf = secrets.token_urlsafe(32)
         self._db.add(
             BrowserSession(
-                token_hash=_digest(cookie_value), account_id=account.id, csrf_token=csrf, created_at=now,
-                last_seen_at=now, client_address=(client_address or "")[:64] or None,
+                token_hash=_digest(cookie_value),
+                account_id=account.id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                client_address=(client_address or "")[:64] or None,
             )
         )
         self._db.flush()
@@ -66,10 +70,10 @@ class SessionService:
         row.last_seen_at = now
         return SessionLookup(account, row)
 
-    def end(self, cookie_value: str, now: datetime) -> None:
+    def end(self, cookie_value: str, now: datetime, reason: str = "logout") -> None:
         row = self._db.get(BrowserSession, _digest(cookie_value))
         if row is not None and row.ended_at is None:
-            self._end(row, now, "logout")
+            self._end(row, now, reason)
 
     def end_all_for(self, account_id: str, now: datetime) -> None:
         self._db.execute(

@@ -52,7 +52,11 @@ class TokenService:
     def verify(self, token: str, now: datetime) -> TokenClaims:
         try:
             payload = jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], audience=self._audience, issuer=self._issuer,
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss", "scope"], "verify_exp": False},
             )
         except jwt.InvalidAudienceError as exc:

@@ -100,8 +100,9 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
 @click.option("--display-name", default="")
 @click.option("--practitioner", "practitioner_id", default=None, help="Practitioner id of this person.")
-def user_add(username: str, role: str, organization: str, password_stdin: bool, display_name: str,
-             practitioner_id: str | None) -> None:
+def user_add(
+    username: str, role: str, organization: str, password_stdin: bool, display_name: str, practitioner_id: str | None
+) -> None:
     password = sys.stdin.readline().rstrip("\r\n")
     settings = load_settings()
     configure_logging("WARNING")
@@ -110,8 +111,17 @@ def user_add(username: str, role: str, organization: str, password_stdin: bool, 
             account = services.accounts.create(
                 NewAccount(username, role, organization, password, display_name, practitioner_id), services.now()
             )
-            click.echo(json.dumps({"id": account.id, "username": account.username, "role": account.role,
-                                   "organization_id": account.organization_id}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": account.id,
+                        "username": account.username,
+                        "role": account.role,
+                        "organization_id": account.organization_id,
+                    },
+                    ensure_ascii=False,
+                )
+            )
     except BridgeError as exc:
         raise explain(exc) from None
 
@@ -132,8 +142,12 @@ def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
     try:
         with unit_of_work(settings) as services:
             issued = services.clients.create(name, organization, scope, services.now())
-            result = {"client_id": issued.client.client_id, "client_secret": issued.client_secret,
-                      "organization_id": issued.client.organization_id, "scope": issued.client.scopes}
+            result = {
+                "client_id": issued.client.client_id,
+                "client_secret": issued.client_secret,
+                "organization_id": issued.client.organization_id,
+                "scope": issued.client.scopes,
+            }
     except BridgeError as exc:
         raise explain(exc) from None
     if as_json:

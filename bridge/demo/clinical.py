@@ -84,7 +84,8 @@ def _ref(resource_type: str, resource_id: str, display: str | None = None) -> Js
 
 
 def _concept(system: str, code: str, display: str, text: str | None = None) -> Json:
-    return {"coding": [{"system": system, "code": code, "display": display}], **({"text": text} if text else {})}
+    coding = {"system": system, "code": code, "display": display}
+    return {"coding": [coding], **({"text": text} if text else {})}
 
 
 def _hl7(code_system: str, code: str, display: str, text: str | None = None) -> Json:
@@ -109,9 +110,12 @@ def _home_locations(home: DemoHome, rooms: tuple[tuple[int, str, int], ...]) -> 
 
     def location(location_id: str, code: str, name: str, kind: str, display: str) -> Json:
         return {
-            "resourceType": "Location", "id": location_id,
+            "resourceType": "Location",
+            "id": location_id,
             "identifier": [{"system": codes.LOCATION_CODE_SYSTEM, "value": f"{home.code}-{code}"}],
-            "status": "active", "name": name, "mode": "instance",
+            "status": "active",
+            "name": name,
+            "mode": "instance",
             "physicalType": _concept(codes.LOCATION_PHYSICAL_TYPE_SYSTEM, kind, display),
             "managingOrganization": managing,
         }
@@ -162,11 +166,14 @@ def _birth_date(today: date, age: int, offset_days: int) -> date:
 def _patient(context: DemoClinicalContext, home: DemoHome, r: Resident, pid: str) -> Json:
     c = r.contact
     return {
-        "resourceType": "Patient", "id": pid,
-        "extension": [{
-            "url": codes.RESIDENT_BED_EXTENSION,
-            "valueReference": _ref("Location", _bed_id(home, r.bed), f"{r.bed}床"),
-        }],
+        "resourceType": "Patient",
+        "id": pid,
+        "extension": [
+            {
+                "url": codes.RESIDENT_BED_EXTENSION,
+                "valueReference": _ref("Location", _bed_id(home, r.bed), f"{r.bed}床"),
+            }
+        ],
         "identifier": [
             {"system": f"{codes.RESIDENT_NUMBER_SYSTEM}/{home.code}", "value": f"{home.code}-{r.number:04d}"}
         ],
@@ -177,11 +184,13 @@ def _patient(context: DemoClinicalContext, home: DemoHome, r: Resident, pid: str
         "communication": [
             {"language": _concept("urn:ietf:bcp:47", "zh-CN", "Chinese (China)", "中文"), "preferred": True}
         ],
-        "contact": [{
-            "relationship": [_hl7("v2-0131", "N", "Next-of-Kin", c.relation)],
-            "name": {"text": c.family + c.given, "family": c.family, "given": [c.given]},
-            "telecom": [{"system": "phone", "value": c.phone, "use": "mobile"}],
-        }],
+        "contact": [
+            {
+                "relationship": [_hl7("v2-0131", "N", "Next-of-Kin", c.relation)],
+                "name": {"text": c.family + c.given, "family": c.family, "given": [c.given]},
+                "telecom": [{"system": "phone", "value": c.phone, "use": "mobile"}],
+            }
+        ],
         "managingOrganization": _ref("Organization", home.organization_id, home.name),
     }
 
@@ -191,12 +200,15 @@ def _condition(pid: str, subject: Json, admitted: date, key: str, n: int) -> Jso
     # Older problems first: the main diagnosis is the longest standing one.
     onset_year = admitted.year - (8, 5, 3, 2)[min(n, 3)]
     return {
-        "resourceType": "Condition", "id": f"{pid}-condition-{n + 1}",
+        "resourceType": "Condition",
+        "id": f"{pid}-condition-{n + 1}",
         "clinicalStatus": _hl7("condition-clinical", "active", "Active"),
         "verificationStatus": _hl7("condition-ver-status", "confirmed", "Confirmed"),
         "category": [_hl7("condition-category", "problem-list-item", "Problem List Item")],
         "code": _concept(ICD10, code.icd10, code.display, code.text),
-        "subject": subject, "onsetDateTime": str(onset_year), "recordedDate": admitted.isoformat(),
+        "subject": subject,
+        "onsetDateTime": str(onset_year),
+        "recordedDate": admitted.isoformat(),
     }
 
 
@@ -206,11 +218,17 @@ def _allergy(pid: str, subject: Json, admitted: date, nurse: str, key: str, n: i
     if a.snomed:
         code = _concept(SNOMED, a.snomed[0], a.snomed[1], a.text)
     return {
-        "resourceType": "AllergyIntolerance", "id": f"{pid}-allergy-{n}",
+        "resourceType": "AllergyIntolerance",
+        "id": f"{pid}-allergy-{n}",
         "clinicalStatus": _hl7("allergyintolerance-clinical", "active", "Active"),
         "verificationStatus": _hl7("allergyintolerance-verification", "confirmed", "Confirmed"),
-        "type": a.type, "category": [a.category], "criticality": a.criticality, "code": code,
-        "patient": subject, "recordedDate": admitted.isoformat(), "recorder": _ref("Practitioner", nurse),
+        "type": a.type,
+        "category": [a.category],
+        "criticality": a.criticality,
+        "code": code,
+        "patient": subject,
+        "recordedDate": admitted.isoformat(),
+        "recorder": _ref("Practitioner", nurse),
         "reaction": [{"manifestation": [{"text": a.reaction}]}],
     }
 
@@ -224,19 +242,24 @@ def _first_visit(
         use = ("DD", "Discharge diagnosis") if rank == 1 else ("CM", "Comorbidity diagnosis")
         return {
             "condition": _ref("Condition", condition["id"], condition["code"]["text"]),
-            "use": _hl7("diagnosis-role", *use), "rank": rank,
+            "use": _hl7("diagnosis-role", *use),
+            "rank": rank,
         }
 
     problems = "、".join(c["code"]["text"] for c in conditions)
     return {
-        "resourceType": "Encounter", "id": f"{pid}-first-visit", "status": "finished",
+        "resourceType": "Encounter",
+        "id": f"{pid}-first-visit",
+        "status": "finished",
         "class": {"system": codes.ENCOUNTER_CLASS_SYSTEM, "code": "AMB", "display": "ambulatory"},
         "type": [{"text": "互联网医院首诊面诊"}],
         "subject": subject,
-        "participant": [{
-            "type": [_hl7("v3-ParticipationType", "PPRF", "primary performer")],
-            "individual": _ref("Practitioner", doctor),
-        }],
+        "participant": [
+            {
+                "type": [_hl7("v3-ParticipationType", "PPRF", "primary performer")],
+                "individual": _ref("Practitioner", doctor),
+            }
+        ],
         "period": {"start": _at(day, "09:30"), "end": _at(day, "10:10")},
         "reasonCode": [{"text": f"首诊面诊，建立互联网医院复诊关系：{problems}"}],
         "diagnosis": [diagnosis(c, rank) for rank, c in enumerate(conditions, 1)],
@@ -258,14 +281,21 @@ def _medication_request(
         repeat["when"] = [d.when]
     route = _concept(SNOMED, "26643006", "Oral route", "口服") if d.route == "oral" else {"text": "经口吸入"}
     request: Json = {
-        "resourceType": "MedicationRequest", "id": f"{pid}-medication-{n}",
-        "status": "active", "intent": "order",
+        "resourceType": "MedicationRequest",
+        "id": f"{pid}-medication-{n}",
+        "status": "active",
+        "intent": "order",
         "medicationCodeableConcept": _concept(ATC, d.atc, d.atc_display, d.text),
         "subject": subject,
-        "dosageInstruction": [{
-            "sequence": 1, "text": d.dose_text, "timing": {"repeat": repeat}, "route": route,
-            "doseAndRate": [{"doseQuantity": dose}],
-        }],
+        "dosageInstruction": [
+            {
+                "sequence": 1,
+                "text": d.dose_text,
+                "timing": {"repeat": repeat},
+                "route": route,
+                "doseAndRate": [{"doseQuantity": dose}],
+            }
+        ],
     }
     if encounter is not None:
         request |= {
@@ -296,33 +326,41 @@ def _lab_report(context: DemoClinicalContext, pid: str, subject: Json, order: La
     day = context.today - timedelta(days=order.days_ago)
     # Fasting blood is drawn at the home early in the morning; the hospital lab reports the same afternoon.
     common: Json = {
-        "status": "final", "subject": subject, "effectiveDateTime": _at(day, "07:00"),
-        "issued": _at(day, "15:30"), "performer": [_ref("Organization", context.hospital_id)],
+        "status": "final",
+        "subject": subject,
+        "effectiveDateTime": _at(day, "07:00"),
+        "issued": _at(day, "15:30"),
+        "performer": [_ref("Organization", context.hospital_id)],
     }
     report_id = f"{pid}-lab-{order.panel}"
     observations: list[Json] = []
     for result in order.results:
         analyte = data.ANALYTES[result.analyte]
         limits = (("low", result.low), ("high", result.high))
-        reference_range = {end: _quantity(v, analyte.unit) for end, v in limits if v is not None}
+        reference_range: Json = {end: _quantity(v, analyte.unit) for end, v in limits if v is not None}
         if result.therapeutic:
-            reference_range["type"] = _hl7("referencerange-meaning", "therapeutic", "Therapeutic Desired Level")
-            reference_range["text"] = "抗凝治疗目标范围"
-        observations.append({
-            "resourceType": "Observation", "id": f"{report_id}-{result.analyte}",
-            "category": [_hl7("observation-category", "laboratory", "Laboratory")],
-            "code": _concept(LOINC, analyte.loinc, analyte.display, analyte.text),
-            **common,
-            "valueQuantity": _quantity(result.value, analyte.unit),
-            "interpretation": [_hl7("v3-ObservationInterpretation", *_interpretation(result))],
-            "referenceRange": [reference_range],
-        })
+            meaning = _hl7("referencerange-meaning", "therapeutic", "Therapeutic Desired Level")
+            reference_range |= {"type": meaning, "text": "抗凝治疗目标范围"}
+        observations.append(
+            {
+                "resourceType": "Observation",
+                "id": f"{report_id}-{result.analyte}",
+                "category": [_hl7("observation-category", "laboratory", "Laboratory")],
+                "code": _concept(LOINC, analyte.loinc, analyte.display, analyte.text),
+                **common,
+                "valueQuantity": _quantity(result.value, analyte.unit),
+                "interpretation": [_hl7("v3-ObservationInterpretation", *_interpretation(result))],
+                "referenceRange": [reference_range],
+            }
+        )
     panel = data.PANELS[order.panel]
     code: Json = _concept(LOINC, *panel.loinc, panel.text) if panel.loinc else {"text": panel.text}
     report: Json = {
-        "resourceType": "DiagnosticReport", "id": report_id,
+        "resourceType": "DiagnosticReport",
+        "id": report_id,
         "category": [_hl7("v2-0074", "LAB", "Laboratory")],
-        "code": code, **common,
+        "code": code,
+        **common,
         "result": [_ref("Observation", o["id"], o["code"]["text"]) for o in observations],
     }
     return [*observations, report]
@@ -330,7 +368,8 @@ def _lab_report(context: DemoClinicalContext, pid: str, subject: Json, order: La
 
 def load_ecg_excerpt() -> Json:
     """The 10-second excerpt of MIT-BIH record 100 shipped beside this module (see ECG_SOURCE.md)."""
-    excerpt: Json = json.loads(package_files.files("bridge.demo").joinpath("ecg_excerpt.json").read_text("utf-8"))
+    path = package_files.files("bridge.demo").joinpath("ecg_excerpt.json")
+    excerpt: Json = json.loads(path.read_text(encoding="utf-8"))
     return excerpt
 
 
@@ -342,28 +381,35 @@ def _ecg(pid: str, subject: Json, nurse: str, day: date) -> Json:
         # Digital samples less the ADC baseline, in steps of 1/gain mV: declared in µV so the factor is exact.
         microvolts_per_step = 1000 / lead["adc_gain"]
         top = 2 ** lead["adc_resolution_bits"] - 1
-        components.append({
-            "code": _concept(MDC, code, display, text),
-            "valueSampledData": {
-                "origin": _quantity(0, "uV"),
-                "period": round(1000 / excerpt["sampling_frequency_hz"], 4),
-                "factor": microvolts_per_step,
-                "lowerLimit": -lead["baseline"] * microvolts_per_step,
-                "upperLimit": (top - lead["baseline"]) * microvolts_per_step,
-                "dimensions": 1,
-                "data": " ".join(str(v - lead["baseline"]) for v in lead["samples"]),
-            },
-        })
+        components.append(
+            {
+                "code": _concept(MDC, code, display, text),
+                "valueSampledData": {
+                    "origin": _quantity(0, "uV"),
+                    "period": round(1000 / excerpt["sampling_frequency_hz"], 4),
+                    "factor": microvolts_per_step,
+                    "lowerLimit": -lead["baseline"] * microvolts_per_step,
+                    "upperLimit": (top - lead["baseline"]) * microvolts_per_step,
+                    "dimensions": 1,
+                    "data": " ".join(str(v - lead["baseline"]) for v in lead["samples"]),
+                },
+            }
+        )
     return {
-        "resourceType": "Observation", "id": f"{pid}-ecg", "status": "final",
+        "resourceType": "Observation",
+        "id": f"{pid}-ecg",
+        "status": "final",
         "category": [_hl7("observation-category", "procedure", "Procedure")],
         "code": _concept(MDC, "131328", "MDC_ECG_ELEC_POTL", "心电图"),
-        "subject": subject, "effectiveDateTime": _at(day, "10:15"),
+        "subject": subject,
+        "effectiveDateTime": _at(day, "10:15"),
         "performer": [_ref("Practitioner", nurse)],
         # The rhythm is the excerpt's reference annotation (100.atr), not a reading made for this demo.
-        "note": [{
-            "text": "床旁心电图，双导联（MLII、V5），10秒。演示数据：MIT-BIH 心律失常数据库记录 100 前 10 秒"
-            "（PhysioNet，ODC-By 1.0）；参考标注为窦性心律，第 5.7 秒 1 次房性早搏。"
-        }],
+        "note": [
+            {
+                "text": "床旁心电图，双导联（MLII、V5），10秒。演示数据：MIT-BIH 心律失常数据库记录 100 前 10 秒"
+                "（PhysioNet，ODC-By 1.0）；参考标注为窦性心律，第 5.7 秒 1 次房性早搏。"
+            }
+        ],
         "component": components,
     }

@@ -22,8 +22,9 @@ from bridge.services import Services
 
 logger = logging.getLogger(__name__)
 
-DEMO_PASSWORD = "bridge-demo-2026"
+DEMO_PASSWORD = "bridge-demo-2026"  # noqa: S105 - printed to demo users on purpose
 CONTRACT_START = date(2025, 1, 1)
+SUPPLIERS = (("demo-hospital", ContractKind.TELEMEDICINE), ("demo-pharmacy", ContractKind.PHARMACY_SUPPLY))
 
 OPERATOR = ("demo-operator", OrgKind.OPERATOR, "护联桥运营中心", "OPS")
 SUPERVISION = ("demo-supervision", OrgKind.SUPERVISORY_AUTHORITY, "示范区卫生健康委员会（演示）", "SUP")
@@ -62,8 +63,12 @@ class DemoSummary:
     residents: list[dict[str, str]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"organizations": self.organizations, "accounts": self.accounts, "residents": self.residents,
-                "password": DEMO_PASSWORD}
+        return {
+            "organizations": self.organizations,
+            "accounts": self.accounts,
+            "residents": self.residents,
+            "password": DEMO_PASSWORD,
+        }
 
 
 def seed_demo(services: Services) -> DemoSummary:
@@ -72,11 +77,24 @@ def seed_demo(services: Services) -> DemoSummary:
     for org_id, kind, name, code in (OPERATOR, SUPERVISION, HOSPITAL, PHARMACY):
         repo.update(organization_resource(kind, name, code, resource_id=org_id, address="上海市"))
     for home in HOMES:
-        repo.update(organization_resource(OrgKind.NURSING_HOME, home.name, home.code,
-                                          resource_id=home.organization_id, address="上海市"))
-        for provider, kind in ((HOSPITAL[0], ContractKind.TELEMEDICINE), (PHARMACY[0], ContractKind.PHARMACY_SUPPLY)):
-            repo.update(contract_resource(kind, provider, home.organization_id, CONTRACT_START,
-                                          resource_id=f"demo-contract-{kind.value}-{home.code.lower()}"))
+        repo.update(
+            organization_resource(
+                OrgKind.NURSING_HOME, home.name, home.code, resource_id=home.organization_id, address="上海市"
+            )
+        )
+        for provider, contract in (
+            (HOSPITAL[0], ContractKind.TELEMEDICINE),
+            (PHARMACY[0], ContractKind.PHARMACY_SUPPLY),
+        ):
+            repo.update(
+                contract_resource(
+                    contract,
+                    provider,
+                    home.organization_id,
+                    CONTRACT_START,
+                    resource_id=f"demo-contract-{contract.value}-{home.code.lower()}",
+                )
+            )
     for pid, family, given, gender, org, role, specialty in CLINICIANS:
         repo.update(practitioner_resource(pid, family, given, gender, licence=f"DEMO-{pid.upper()}"))
         repo.update(practitioner_role_resource(f"{pid}-role", pid, org, role, specialty))
@@ -84,8 +102,9 @@ def seed_demo(services: Services) -> DemoSummary:
         repo.update(resource)
     for username, role, org, practitioner, name in ACCOUNTS:
         if services.accounts.by_username(username) is None:
-            services.accounts.create(NewAccount(username, role.value, org, DEMO_PASSWORD, name, practitioner),
-                                     services.now())
+            services.accounts.create(
+                NewAccount(username, role.value, org, DEMO_PASSWORD, name, practitioner), services.now()
+            )
     return _summary(services)
 
 
@@ -105,19 +124,30 @@ def _summary(services: Services) -> DemoSummary:
     summary = DemoSummary()
     for org in services.organizations.all():
         kind = organization_kind(org)
-        summary.organizations.append({"id": org["id"], "name": org.get("name", ""),
-                                      "kind": kind.value if kind else "", "code": organization_code(org) or ""})
+        summary.organizations.append(
+            {
+                "id": org["id"],
+                "name": org.get("name", ""),
+                "kind": kind.value if kind else "",
+                "code": organization_code(org) or "",
+            }
+        )
     demo_usernames = {a[0] for a in ACCOUNTS}
     for account in services.accounts.list_for(None):
-        entry = {"id": account.id, "username": account.username, "role": account.role,
-                 "organization_id": account.organization_id}
+        entry = {
+            "id": account.id,
+            "username": account.username,
+            "role": account.role,
+            "organization_id": account.organization_id,
+        }
         if account.username in demo_usernames:
             entry["password"] = DEMO_PASSWORD
         summary.accounts.append(entry)
     homes = [h.organization_id for h in HOMES]
     for patient in services.residents.patients_of_homes(homes):
-        summary.residents.append({"id": patient["id"], "name": display_name(patient),
-                                  "home_id": home_of(patient) or ""})
+        summary.residents.append(
+            {"id": patient["id"], "name": display_name(patient), "home_id": home_of(patient) or ""}
+        )
     return summary
 
 

@@ -60,22 +60,40 @@ def build_chart(repository: ResourceRepository, patient_id: str) -> ResidentChar
     chart = ResidentChart()
     for allergy in repository.find("AllergyIntolerance", {"patient": ref}):
         reactions = ", ".join(concept_text(m) for r in allergy.get("reaction", []) for m in r.get("manifestation", []))
-        chart.allergies.append(ChartItem(concept_text(allergy.get("code")), reactions,
-                                         flag="high" if allergy.get("criticality") == "high" else ""))
+        chart.allergies.append(
+            ChartItem(
+                concept_text(allergy.get("code")),
+                reactions,
+                flag="high" if allergy.get("criticality") == "high" else "",
+            )
+        )
     for condition in repository.find("Condition", {"subject": ref}):
         codes = ", ".join(c.get("code", "") for c in condition.get("code", {}).get("coding", []))
-        chart.conditions.append(ChartItem(concept_text(condition.get("code")), codes,
-                                          str(condition.get("onsetDateTime", condition.get("recordedDate", "")))[:10]))
+        chart.conditions.append(
+            ChartItem(
+                concept_text(condition.get("code")),
+                codes,
+                str(condition.get("onsetDateTime", condition.get("recordedDate", "")))[:10],
+            )
+        )
     for request in repository.find("MedicationRequest", {"subject": ref, "status": "active"}):
         dosage = "; ".join(d.get("text", "") for d in request.get("dosageInstruction", []))
-        chart.medications.append(ChartItem(concept_text(request.get("medicationCodeableConcept")), dosage,
-                                           str(request.get("authoredOn", ""))[:10]))
+        chart.medications.append(
+            ChartItem(
+                concept_text(request.get("medicationCodeableConcept")), dosage, str(request.get("authoredOn", ""))[:10]
+            )
+        )
     observations = repository.find("Observation", {"subject": ref})
     observations.sort(key=lambda o: str(o.get("effectiveDateTime", "")), reverse=True)
     for observation in observations:
-        chart.results.append(ChartItem(concept_text(observation.get("code")), _quantity(observation),
-                                       str(observation.get("effectiveDateTime", ""))[:16].replace("T", " "),
-                                       _flag(observation)))
+        chart.results.append(
+            ChartItem(
+                concept_text(observation.get("code")),
+                _quantity(observation),
+                str(observation.get("effectiveDateTime", ""))[:16].replace("T", " "),
+                _flag(observation),
+            )
+        )
     for encounter in repository.find("Encounter", {"subject": ref}):
         reason = concept_text((encounter.get("type") or encounter.get("reasonCode") or [None])[0])
         performer = ", ".join(p.get("individual", {}).get("display", "") for p in encounter.get("participant", []))

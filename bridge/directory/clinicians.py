@@ -8,7 +8,11 @@ from bridge.accounts.roles import Role
 from bridge.directory.codes import PRACTITIONER_LICENCE_SYSTEM, PRACTITIONER_ROLE_SYSTEM
 
 # HL7 practitioner-role codes for the staff roles that are clinicians.
-ROLE_CODES = {Role.DOCTOR: ("doctor", "Doctor"), Role.NURSE: ("nurse", "Nurse"), Role.PHARMACIST: ("pharmacist", "Pharmacist")}
+ROLE_CODES = {
+    Role.DOCTOR: ("doctor", "Doctor"),
+    Role.NURSE: ("nurse", "Nurse"),
+    Role.PHARMACIST: ("pharmacist", "Pharmacist"),
+}
 
 
 def practitioner_resource(

@@ -12,7 +12,12 @@ from typing import Any
 
 from fhir_adapter.store.repository import ResourceRepository
 
-from bridge.directory.codes import CONTRACT_ORGANIZATION_ROLE, CONTRACT_SYSTEM, ORGANIZATION_ROLE_SYSTEM, ContractKind
+from bridge.directory.codes import (
+    CONTRACT_ORGANIZATION_ROLE,
+    CONTRACT_SYSTEM,
+    ORGANIZATION_ROLE_SYSTEM,
+    ContractKind,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,11 @@ class Contract:
 
 
 def contract_resource(
-    kind: ContractKind, provider_id: str, home_id: str, start: date, end: date | None = None,
+    kind: ContractKind,
+    provider_id: str,
+    home_id: str,
+    start: date,
+    end: date | None = None,
     resource_id: str | None = None,
 ) -> dict[str, Any]:
     period: dict[str, str] = {"start": start.isoformat()}
@@ -59,8 +68,9 @@ class ContractDirectory:
     def __init__(self, repository: ResourceRepository) -> None:
         self._repository = repository
 
-    def contracts(self, kind: ContractKind, *, provider_id: str | None = None,
-                  home_id: str | None = None) -> list[Contract]:
+    def contracts(
+        self, kind: ContractKind, *, provider_id: str | None = None, home_id: str | None = None
+    ) -> list[Contract]:
         criteria: dict[str, str] = {"role": f"{CONTRACT_SYSTEM}|{kind.value}", "active": "true"}
         if provider_id:
             criteria["primary-organization"] = f"Organization/{provider_id}"

@@ -12,8 +12,14 @@ from bridge.errors import NotFound
 
 
 def organization_resource(
-    kind: OrgKind, name: str, code: str, *, resource_id: str | None = None, alias: str | None = None,
-    phone: str | None = None, address: str | None = None,
+    kind: OrgKind,
+    name: str,
+    code: str,
+    *,
+    resource_id: str | None = None,
+    alias: str | None = None,
+    phone: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Organization",

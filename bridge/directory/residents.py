@@ -42,7 +42,7 @@ def display_name(patient: dict[str, Any]) -> str:
         parts = [name.get("family", ""), *name.get("given", [])]
         if any(parts):
             return "".join(parts)
-    return patient.get("id", "?")
+    return str(patient.get("id", "?"))
 
 
 def bed_reference(patient: dict[str, Any]) -> str | None:
@@ -60,9 +60,7 @@ class ResidentDirectory:
     def patients_of_homes(self, home_ids: Collection[str]) -> list[dict[str, Any]]:
         if not home_ids:
             return []
-        return self._repository.find(
-            "Patient", {"organization": [f"Organization/{home}" for home in sorted(home_ids)]}
-        )
+        return self._repository.find("Patient", {"organization": [f"Organization/{home}" for home in sorted(home_ids)]})
 
     def patients_by_id(self, patient_ids: Collection[str]) -> list[dict[str, Any]]:
         if not patient_ids:

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class ParamType(StrEnum):
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - an enum value, not a secret
     REFERENCE = "reference"
     STRING = "string"
     DATE = "date"

@@ -14,10 +14,29 @@ from fhir_adapter.errors import Issue, OperationOutcomeError
 
 SUPPORTED_TYPES = frozenset(
     {
-        "Patient", "Practitioner", "PractitionerRole", "Organization", "OrganizationAffiliation", "Location",
-        "Encounter", "Observation", "DiagnosticReport", "Medication", "MedicationRequest",
-        "MedicationDispense", "Task", "Communication", "ServiceRequest", "AllergyIntolerance", "Condition",
-        "Consent", "Provenance", "AuditEvent", "Subscription", "Device", "DocumentReference",
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "OrganizationAffiliation",
+        "Location",
+        "Encounter",
+        "Observation",
+        "DiagnosticReport",
+        "Medication",
+        "MedicationRequest",
+        "MedicationDispense",
+        "Task",
+        "Communication",
+        "ServiceRequest",
+        "AllergyIntolerance",
+        "Condition",
+        "Consent",
+        "Provenance",
+        "AuditEvent",
+        "Subscription",
+        "Device",
+        "DocumentReference",
     }
 )
 

@@ -146,9 +146,7 @@ def test_missing_secret_key_fails_loudly(tmp_path: Path) -> None:
 
 
 def test_env_example_lists_every_required_variable() -> None:
-    compose = "\n".join(
-        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
-    )
+    compose = "\n".join(line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#"))
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", compose))
     assert required >= set(REQUIRED_ENV), required
     assert required <= set(REQUIRED_ENV), "update REQUIRED_ENV in this test"
@@ -162,9 +160,7 @@ def test_env_example_lists_every_required_variable() -> None:
 
 def test_dockerfile_runs_bridge_serve_as_non_root_with_healthcheck() -> None:
     text = DOCKERFILE.read_text()
-    instructions = [
-        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
+    instructions = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
     cmd = [line for line in instructions if line.startswith("CMD")]
     assert cmd, "no CMD"

@@ -84,8 +84,7 @@ def strings_of(element: Any) -> Iterator[str]:
             if isinstance(element.get(key), str):
                 yield element[key]
         for key in ("given", "prefix"):
-            for part in element.get(key, []):
-                yield part
+            yield from element.get(key, [])
 
 
 def normalise_string(text: str) -> str:
@@ -98,7 +97,10 @@ def date_bounds(element: Any) -> tuple[datetime, datetime] | None:
         end = date_bounds(element.get("end")) if element.get("end") else None
         if not start and not end:
             return None
-        return (start[0] if start else datetime.min.replace(tzinfo=UTC), end[1] if end else datetime.max.replace(tzinfo=UTC))
+        return (
+            start[0] if start else datetime.min.replace(tzinfo=UTC),
+            end[1] if end else datetime.max.replace(tzinfo=UTC),
+        )
     if isinstance(element, str):
         return parse_fhir_date(element)
     return None

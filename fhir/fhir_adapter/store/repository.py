@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy import and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from fhir_adapter.errors import OperationOutcomeError, gone, invalid, not_found, version_conflict
@@ -45,6 +45,8 @@ class SqlResourceRepository:
         self._now = now
 
     def create(self, resource: dict[str, Any], resource_id: str | None = None) -> dict[str, Any]:
+        if not isinstance(resource, dict):
+            raise invalid("a FHIR resource must be a JSON object")
         new_id = resource_id or str(uuid.uuid4())
         _check_id(new_id)
         content = validate_resource({**resource, "id": new_id})
@@ -76,7 +78,7 @@ class SqlResourceRepository:
         An update that changes nothing but meta returns the current version unchanged, so replays and
         repeated seeding do not pile up identical versions.
         """
-        resource_id = resource.get("id")
+        resource_id = resource.get("id") if isinstance(resource, dict) else None
         if not isinstance(resource_id, str):
             raise invalid("an update needs the resource id", "id")
         _check_id(resource_id)
@@ -103,8 +105,12 @@ class SqlResourceRepository:
         current.version_id, current.last_updated, current.deleted = version_id, now, True
         self._session.add(
             ResourceVersion(
-                resource_type=resource_type, id=resource_id, version_id=version_id,
-                last_updated=now, deleted=True, content=current.content,
+                resource_type=resource_type,
+                id=resource_id,
+                version_id=version_id,
+                last_updated=now,
+                deleted=True,
+                content=current.content,
             )
         )
         self._session.execute(
@@ -129,7 +135,7 @@ class SqlResourceRepository:
         Token values are ``code`` or ``system|code``; references ``Type/id``; strings match by prefix,
         ignoring case.
         """
-        query: Select[tuple[StoredResource]] = select(StoredResource).where(
+        query = select(StoredResource).where(
             StoredResource.resource_type == resource_type, StoredResource.deleted.is_(False)
         )
         params = params_for(resource_type)
@@ -143,7 +149,7 @@ class SqlResourceRepository:
             matches = select(SearchIndexEntry.resource_id).where(
                 SearchIndexEntry.resource_type == resource_type,
                 SearchIndexEntry.param == name,
-                or_(*(_value_clause(params[name].type, value) for value in wanted)) if wanted else False,
+                or_(*(_value_clause(params[name].type, value) for value in wanted)) if wanted else false(),
             )
             query = query.where(StoredResource.id.in_(matches))
         return [row.content for row in self._session.scalars(query.order_by(StoredResource.id)).all()]
@@ -158,8 +164,12 @@ class SqlResourceRepository:
         if existing is None:
             self._session.add(
                 StoredResource(
-                    resource_type=resource_type, id=resource_id, version_id=version_id,
-                    last_updated=now, deleted=False, content=content,
+                    resource_type=resource_type,
+                    id=resource_id,
+                    version_id=version_id,
+                    last_updated=now,
+                    deleted=False,
+                    content=content,
                 )
             )
         else:
@@ -167,8 +177,12 @@ class SqlResourceRepository:
             existing.deleted, existing.content = False, content
         self._session.add(
             ResourceVersion(
-                resource_type=resource_type, id=resource_id, version_id=version_id,
-                last_updated=now, deleted=False, content=content,
+                resource_type=resource_type,
+                id=resource_id,
+                version_id=version_id,
+                last_updated=now,
+                deleted=False,
+                content=content,
             )
         )
         self._session.execute(
@@ -178,8 +192,13 @@ class SqlResourceRepository:
         )
         self._session.add_all(
             SearchIndexEntry(
-                resource_type=resource_type, resource_id=resource_id, param=value.param, system=value.system,
-                value=value.value, date_start=value.date_start, date_end=value.date_end,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                param=value.param,
+                system=value.system,
+                value=value.value,
+                date_start=value.date_start,
+                date_end=value.date_end,
             )
             for value in index_values(content)
         )

@@ -1,0 +1,96 @@
+"""Every database test runs on SQLite and on PostgreSQL (a failure, not a skip, when CI lacks it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.app import create_app
+from bridge.db.migrate import upgrade
+from bridge.demo.seed import DEMO_PASSWORD, seed_demo
+from bridge.runtime import Runtime
+from bridge.services import Services
+from bridge.settings import Settings
+from tests.support import AdjustableClock, LiveServer, fresh_database
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+_OPEN_CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_http_clients() -> Iterator[None]:
+    """Tests keep signed-in clients around freely; they are closed here, not leaked as sockets."""
+    yield
+    while _OPEN_CLIENTS:
+        _OPEN_CLIENTS.pop().close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(backend, str(tmp_path_factory.mktemp(backend))) as url:
+        upgrade(url)
+        yield url
+
+
+@dataclass
+class Bridge:
+    """A seeded bridge on one backend, served over real HTTP."""
+
+    runtime: Runtime
+    clock: AdjustableClock
+    url: str
+
+    def services(self) -> Any:
+        return _services_cm(self.runtime)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, timeout=20, **kwargs)
+        _OPEN_CLIENTS.append(client)
+        return client
+
+    def token(self, username: str, password: str = DEMO_PASSWORD, scope: str = "") -> str:
+        data = {"grant_type": "password", "username": username, "password": password}
+        if scope:
+            data["scope"] = scope
+        response = httpx.post(f"{self.url}/auth/token", data=data, timeout=20)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def bearer(self, username: str, **kwargs: Any) -> httpx.Client:
+        return self.client(headers={"Authorization": f"Bearer {self.token(username, **kwargs)}"})
+
+
+class _services_cm:  # noqa: N801 - used as a context manager
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __enter__(self) -> Services:
+        self._cm = self._runtime.session_factory.begin()
+        return Services(self._cm.__enter__(), self._runtime)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=database_url, secret_key=TEST_SECRET, public_base_url="http://testserver", **overrides)
+
+
+@pytest.fixture(scope="session")
+def bridge(database_url: str) -> Iterator[Bridge]:
+    clock = AdjustableClock()
+    runtime = Runtime.from_settings(make_settings(database_url, login_max_failures=3), clock=clock)
+    with runtime.session_factory.begin() as db:
+        seed_demo(Services(db, runtime))
+    with LiveServer(create_app(runtime=runtime)) as server:
+        yield Bridge(runtime, clock, server.url)
+    runtime.engine.dispose()
