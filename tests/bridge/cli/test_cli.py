@@ -7,14 +7,22 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, fresh_database
 
 SECRET = "cli-test-secret-key-long-enough-0123456789abc"
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own: these tests count what the commands create."""
+    with fresh_database(backend, str(tmp_path)) as url:
+        yield url
 
 
 def run(args: list[str], database_url: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
