@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from bridge.accounts.administration import create_account_as, create_client_as
 from bridge.accounts.roles import Role
 from bridge.accounts.service import NewAccount
-from bridge.api.deps import PrincipalDep, ServicesDep
-from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
+from bridge.api.deps import PrincipalDep, ServicesDep, client_address
 from bridge.auth.principal import Principal
-from bridge.errors import InvalidInput, NotFound
+from bridge.errors import InvalidInput
 from bridge.services import Services
 from portal.rendering import render
 
@@ -52,28 +52,12 @@ def create_account(
     display_name: Annotated[str, Form()] = "",
 ) -> Response:
     form = {"username": username, "role": role, "organization": organization, "display_name": display_name}
+    new = NewAccount(username, role, organization, password, display_name)
     try:
-        if organization:
-            services.policy.require_manage(principal, services.organizations.resolve(organization)["id"])
-        account = services.accounts.create(
-            NewAccount(username, role, organization, password, display_name), services.now()
-        )
-    except NotFound:
-        return accounts_page(
-            request, principal, services, 422, form=form, errors={"organization": ("field.organization_unknown", {})}
-        )
+        account = create_account_as(services, principal, new, client_address(request))
     except InvalidInput as exc:
         errors = {e.field: (e.message_key, e.params) for e in exc.errors}
         return accounts_page(request, principal, services, 422, form=form, errors=errors)
-    record_audit_event(
-        services.repository,
-        AuditKind.ACCOUNT_CHANGE,
-        Outcome.SUCCESS,
-        Actor.of(principal),
-        request.client.host if request.client else None,
-        f"account {account.username} ({account.role}) created",
-        services.now(),
-    )
     return RedirectResponse("/?created=" + account.username, status_code=303)
 
 
@@ -113,30 +97,9 @@ def create_client(
 ) -> Response:
     form = {"name": name, "organization": organization, "scope": scope}
     try:
-        if organization:
-            services.policy.require_manage(principal, services.organizations.resolve(organization)["id"])
-        issued = services.clients.create(name, organization, scope, services.now())
-    except NotFound:
-        return _clients_page(
-            request, principal, services, 422, form=form, errors={"organization": ("field.organization_unknown", {})}
-        )
+        issued = create_client_as(services, principal, name, organization, scope, client_address(request))
     except InvalidInput as exc:
-        return _clients_page(
-            request,
-            principal,
-            services,
-            422,
-            form=form,
-            errors={e.field: (e.message_key, e.params) for e in exc.errors},
-        )
-    record_audit_event(
-        services.repository,
-        AuditKind.ACCOUNT_CHANGE,
-        Outcome.SUCCESS,
-        Actor.of(principal),
-        request.client.host if request.client else None,
-        f"client {issued.client.client_id} created",
-        services.now(),
-    )
+        errors = {e.field: (e.message_key, e.params) for e in exc.errors}
+        return _clients_page(request, principal, services, 422, form=form, errors=errors)
     # The secret is shown exactly once, on this page; only its hash is stored.
     return _clients_page(request, principal, services, 201, issued=issued)

@@ -21,6 +21,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ENDED_BY_SERVER = frozenset({"idle", "expired", "disabled"})
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from bridge.accounts.administration import create_account_as, create_client_as
 from bridge.accounts.service import NewAccount
-from bridge.api.deps import PrincipalDep, ServicesDep
-from bridge.audit import Actor, AuditKind, Outcome, recent_audit_events, record_audit_event
+from bridge.api.deps import PrincipalDep, ServicesDep, client_address
+from bridge.audit import recent_audit_events
 from bridge.db.tables import Account, ApiClient
 
 router = APIRouter(prefix="/api", tags=["directory"])
@@ -81,18 +82,7 @@ def list_accounts(principal: PrincipalDep, services: ServicesDep) -> dict[str, A
 
 @router.post("/admin/accounts", status_code=201)
 def create_account(body: AccountIn, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    organization = services.organizations.resolve(body.organization)
-    services.policy.require_manage(principal, organization["id"])
-    account = services.accounts.create(NewAccount(**body.model_dump()), services.now())
-    record_audit_event(
-        services.repository,
-        AuditKind.ACCOUNT_CHANGE,
-        Outcome.SUCCESS,
-        Actor.of(principal),
-        request.client.host if request.client else None,
-        f"account {account.username} ({account.role}) created",
-        services.now(),
-    )
+    account = create_account_as(services, principal, NewAccount(**body.model_dump()), client_address(request))
     return _account_json(account)
 
 
@@ -104,18 +94,7 @@ def list_clients(principal: PrincipalDep, services: ServicesDep) -> dict[str, An
 
 @router.post("/admin/clients", status_code=201)
 def create_client(body: ClientIn, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    organization = services.organizations.resolve(body.organization)
-    services.policy.require_manage(principal, organization["id"])
-    issued = services.clients.create(body.name, organization["id"], body.scope, services.now())
-    record_audit_event(
-        services.repository,
-        AuditKind.ACCOUNT_CHANGE,
-        Outcome.SUCCESS,
-        Actor.of(principal),
-        request.client.host if request.client else None,
-        f"client {issued.client.client_id} created",
-        services.now(),
-    )
+    issued = create_client_as(services, principal, body.name, body.organization, body.scope, client_address(request))
     return {**_client_json(issued.client), "client_secret": issued.client_secret}
 
 
