@@ -23,21 +23,23 @@ def accounts_page(
     request: Request, principal: Principal, services: Services, status_code: int = 200, **context: object
 ) -> Response:
     orgs = services.policy.manageable_organization_ids(principal)
+    values = {"accounts": services.accounts.list_for(orgs), "roles": list(Role), **context}
+    return _admin_page(request, services, "admin_accounts.html", orgs, values, status_code)
+
+
+def _admin_page(
+    request: Request,
+    services: Services,
+    template: str,
+    orgs: set[str] | None,
+    values: dict[str, object],
+    status_code: int,
+) -> Response:
+    """Admin pages list and offer only the organisations the admin manages."""
     organizations = [o for o in services.organizations.all() if orgs is None or o["id"] in orgs]
-    return render(
-        request,
-        "admin_accounts.html",
-        {
-            "accounts": services.accounts.list_for(orgs),
-            "organizations": organizations,
-            "names": {o["id"]: o.get("name", o["id"]) for o in organizations},
-            "roles": list(Role),
-            "form": {},
-            "errors": {},
-            **context,
-        },
-        status_code,
-    )
+    names = {o["id"]: o.get("name", o["id"]) for o in organizations}
+    context = {"organizations": organizations, "names": names, "form": {}, "errors": {}, **values}
+    return render(request, template, context, status_code)
 
 
 @router.post("/admin/accounts")
@@ -65,20 +67,8 @@ def _clients_page(
     request: Request, principal: Principal, services: Services, status_code: int = 200, **context: object
 ) -> Response:
     orgs = services.policy.manageable_organization_ids(principal)
-    organizations = [o for o in services.organizations.all() if orgs is None or o["id"] in orgs]
-    return render(
-        request,
-        "admin_clients.html",
-        {
-            "clients": services.clients.list_for(orgs),
-            "organizations": organizations,
-            "names": {o["id"]: o.get("name", o["id"]) for o in organizations},
-            "form": {},
-            "errors": {},
-            **context,
-        },
-        status_code,
-    )
+    values = {"clients": services.clients.list_for(orgs), **context}
+    return _admin_page(request, services, "admin_clients.html", orgs, values, status_code)
 
 
 @router.get("/admin/clients")
