@@ -124,9 +124,6 @@ class AccountService:
             query = query.where(Account.organization_id.in_(sorted(organization_ids)))
         return list(self._session.scalars(query))
 
-    def set_active(self, account: Account, active: bool) -> None:
-        account.active = active
-
     def set_locale(self, account: Account, locale: str) -> None:
         if locale not in SUPPORTED_LOCALES:
             raise Conflict("error.locale_unknown")

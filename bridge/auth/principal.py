@@ -43,7 +43,3 @@ class Principal:
         """How audit records name this principal."""
         prefix = "account" if self.is_user else "client"
         return f"{prefix}:{self.subject_id}"
-
-    def acts_for(self, kind: OrgKind) -> bool:
-        """A system client acts for its organisation; a staff member through her role."""
-        return self.organization_kind is kind

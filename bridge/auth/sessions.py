@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bridge.clock import as_utc
@@ -74,13 +73,6 @@ class SessionService:
         row = self._db.get(BrowserSession, _digest(cookie_value))
         if row is not None and row.ended_at is None:
             self._end(row, now, reason)
-
-    def end_all_for(self, account_id: str, now: datetime) -> None:
-        self._db.execute(
-            update(BrowserSession)
-            .where(BrowserSession.account_id == account_id, BrowserSession.ended_at.is_(None))
-            .values(ended_at=now, end_reason="disabled")
-        )
 
     @staticmethod
     def _end(row: BrowserSession, now: datetime, reason: str) -> None:

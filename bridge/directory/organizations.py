@@ -86,9 +86,6 @@ class OrganizationDirectory:
     def all(self) -> list[dict[str, Any]]:
         return self._repository.find("Organization", {"active": "true"})
 
-    def of_kind(self, kind: OrgKind) -> list[dict[str, Any]]:
-        return self._repository.find("Organization", {"type": f"{ORG_KIND_SYSTEM}|{kind.value}"})
-
     def names(self, organization_ids: set[str]) -> dict[str, str]:
         if not organization_ids:
             return {}
