@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from bridge.api import health, people_routes, token_routes
+from bridge.api import fhir_routes, health, people_routes, token_routes
 from bridge.api.errors import install_error_handlers
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(token_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(fhir_routes.router)
 
     # Only the composition root knows the portal exists.
     from portal.mount import error_page, mount_portal

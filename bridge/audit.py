@@ -19,6 +19,8 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 AUDIT_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 ACCOUNT_SYSTEM = f"{NAMESPACE}/sid/account"
 CLIENT_SYSTEM = f"{NAMESPACE}/sid/client"
+AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
 
 
 class AuditKind(StrEnum):
@@ -27,15 +29,43 @@ class AuditKind(StrEnum):
     TOKEN = "token"  # noqa: S105 - an enum value, not a secret
     ACCESS_DENIED = "access-denied"
     ACCOUNT_CHANGE = "account-change"
+    # FHIR REST interactions, named as in http://hl7.org/fhir/restful-interaction
+    READ = "read"
+    VREAD = "vread"
+    HISTORY = "history-instance"
+    SEARCH = "search-type"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    TRANSACTION = "transaction"
+    BATCH = "batch"
 
 
-_TYPES: dict[AuditKind, tuple[tuple[str, str], tuple[str, str] | None, str]] = {
-    # kind: (type code/display, subtype code/display, action)
-    AuditKind.LOGIN: (("110114", "User Authentication"), ("110122", "Login"), "E"),
-    AuditKind.LOGOUT: (("110114", "User Authentication"), ("110123", "Logout"), "E"),
-    AuditKind.TOKEN: (("110114", "User Authentication"), ("110122", "Login"), "E"),
-    AuditKind.ACCESS_DENIED: (("110113", "Security Alert"), None, "E"),
-    AuditKind.ACCOUNT_CHANGE: (("110136", "Security Roles Changed"), None, "U"),
+Coding = dict[str, str]
+_AUTHENTICATION = {"system": DCM, "code": "110114", "display": "User Authentication"}
+_REST = {"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
+_REST_ACTIONS = {
+    AuditKind.READ: "R",
+    AuditKind.VREAD: "R",
+    AuditKind.HISTORY: "R",
+    AuditKind.SEARCH: "E",
+    AuditKind.CREATE: "C",
+    AuditKind.UPDATE: "U",
+    AuditKind.DELETE: "D",
+    AuditKind.TRANSACTION: "E",
+    AuditKind.BATCH: "E",
+}
+_TYPES: dict[AuditKind, tuple[Coding, Coding | None, str]] = {
+    # kind: (type, subtype, action)
+    AuditKind.LOGIN: (_AUTHENTICATION, {"system": DCM, "code": "110122", "display": "Login"}, "E"),
+    AuditKind.LOGOUT: (_AUTHENTICATION, {"system": DCM, "code": "110123", "display": "Logout"}, "E"),
+    AuditKind.TOKEN: (_AUTHENTICATION, {"system": DCM, "code": "110122", "display": "Login"}, "E"),
+    AuditKind.ACCESS_DENIED: ({"system": DCM, "code": "110113", "display": "Security Alert"}, None, "E"),
+    AuditKind.ACCOUNT_CHANGE: ({"system": DCM, "code": "110136", "display": "Security Roles Changed"}, None, "U"),
+    **{
+        kind: (_REST, {"system": RESTFUL_INTERACTION, "code": kind.value, "display": kind.value}, action)
+        for kind, action in _REST_ACTIONS.items()
+    },
 }
 
 
@@ -52,11 +82,12 @@ class Actor:
     name: str
     system: str
     organization_id: str | None = None
+    display: str | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
         system = ACCOUNT_SYSTEM if principal.is_user else CLIENT_SYSTEM
-        return cls(principal.subject_id, system, principal.organization_id)
+        return cls(principal.subject_id, system, principal.organization_id, principal.display_name)
 
 
 def record_audit_event(
@@ -67,18 +98,23 @@ def record_audit_event(
     client_address: str | None,
     description: str,
     now: datetime | None = None,
+    entities: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    (type_code, type_display), subtype, action = _TYPES[kind]
+    """Record one AuditEvent; ``entities`` names what was touched (resources, patients, a query)."""
+    event_type, subtype, action = _TYPES[kind]
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "type": {"system": DCM, "code": type_code, "display": type_display},
+        "type": event_type,
         "action": action,
         "recorded": (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "outcome": outcome.value,
         "outcomeDesc": description[:1000],
         "agent": [
             {
-                "who": {"identifier": {"system": actor.system, "value": actor.name[:128]}},
+                "who": {
+                    "identifier": {"system": actor.system, "value": actor.name[:128]},
+                    **({"display": actor.display[:128]} if actor.display else {}),
+                },
                 "requestor": True,
                 **({"network": {"address": client_address, "type": "2"}} if client_address else {}),
             }
@@ -86,17 +122,22 @@ def record_audit_event(
         "source": {"observer": {"display": "nursing-home bridge"}},
     }
     if subtype:
-        event["subtype"] = [{"system": DCM, "code": subtype[0], "display": subtype[1]}]
+        event["subtype"] = [subtype]
+    named = list(entities or [])
     if actor.organization_id:
-        event["entity"] = [
-            {
-                "what": {"reference": f"Organization/{actor.organization_id}"},
-                "type": {"system": AUDIT_ENTITY_TYPE, "code": "3", "display": "Organization"},
-            }
-        ]
+        named.insert(0, organization_entity(actor.organization_id))
+    if named:
+        event["entity"] = named
     stored = repository.create(event)
     logger.info("audit %s outcome=%s actor=%s: %s", kind.value, outcome.value, actor.name, description)
     return stored
+
+
+def organization_entity(organization_id: str) -> dict[str, Any]:
+    return {
+        "what": {"reference": f"Organization/{organization_id}"},
+        "type": {"system": AUDIT_ENTITY_TYPE, "code": "3", "display": "Organization"},
+    }
 
 
 def recent_audit_events(

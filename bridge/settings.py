@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         default=None, description="Mark cookies Secure; defaults to true when the public URL is https."
     )
+    fhir_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest FHIR request body; larger ones get 413."
+    )
+    fhir_max_bundle_entries: int = Field(default=1000, ge=1, description="Most entries in a batch or transaction.")
     turn_urls: list[str] = Field(default_factory=list, description="turn:/turns: URLs of coturn servers.")
     stun_urls: list[str] = Field(default_factory=list)
     turn_shared_secret: SecretStr | None = Field(default=None, description="coturn static-auth-secret.")

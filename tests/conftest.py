@@ -15,6 +15,7 @@ from bridge.demo.seed import DEMO_PASSWORD, seed_demo
 from bridge.runtime import Runtime
 from bridge.services import Services
 from bridge.settings import Settings
+from tests.fhir_peer import medplum  # noqa: F401 - the Medplum validator, a session fixture for every test
 from tests.support import AdjustableClock, LiveServer, fresh_database
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

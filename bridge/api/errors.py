@@ -7,13 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fhir_adapter.errors import OperationOutcomeError
+from fhir_adapter.errors import Issue, OperationOutcomeError
 from fhir_adapter.store.repository import SqlResourceRepository
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
 from bridge.auth.principal import Principal
 from bridge.errors import AccessDenied, AuthenticationRequired, BridgeError, InvalidInput
+from bridge.fhir_api.outcomes import as_outcome_error
 from bridge.i18n import Translator, negotiate
 from bridge.runtime import Runtime
 
@@ -54,6 +58,8 @@ def error_json(request: Request, error: BridgeError) -> JSONResponse:
 def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = None) -> None:
     async def on_bridge_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BridgeError)
+        if is_fhir(request):
+            return fhir_error(request, as_outcome_error(exc, request_translator(request)))
         if isinstance(exc, AccessDenied):
             _audit_denial(request, exc)
         if html_renderer is not None and wants_html(request):
@@ -62,10 +68,67 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
 
     async def on_fhir_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OperationOutcomeError)
-        return JSONResponse(exc.outcome(), status_code=exc.status, media_type="application/fhir+json")
+        return fhir_error(request, exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if not is_fhir(request):
+            return await http_exception_handler(request, exc)
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        return fhir_error(
+            request,
+            OperationOutcomeError.single(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}"),
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if not is_fhir(request):
+            return await request_validation_exception_handler(request, exc)
+        issues = [
+            Issue("error", "invalid", str(e.get("msg")), (".".join(map(str, e.get("loc", ()))),)) for e in exc.errors()
+        ]
+        return fhir_error(request, OperationOutcomeError(400, issues))
 
     app.add_exception_handler(BridgeError, on_bridge_error)
     app.add_exception_handler(OperationOutcomeError, on_fhir_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+
+
+def is_fhir(request: Request) -> bool:
+    return request.url.path == "/fhir" or request.url.path.startswith("/fhir/")
+
+
+def fhir_error(request: Request, error: OperationOutcomeError) -> Response:
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="bridge", error="invalid_token"'
+    _audit_fhir_failure(request, error)
+    return JSONResponse(error.outcome(), status_code=error.status, media_type="application/fhir+json", headers=headers)
+
+
+def _audit_fhir_failure(request: Request, error: OperationOutcomeError) -> None:
+    """A refused or failed FHIR interaction by a known caller, in its own transaction (the request's rolled back)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    attempted: tuple[AuditKind, str] | None = getattr(request.state, "fhir_interaction", None)
+    if principal is None or attempted is None:
+        return
+    runtime: Runtime = request.app.state.runtime
+    kind, description = attempted
+    outcome = Outcome.MINOR_FAILURE if error.status < 500 else Outcome.SERIOUS_FAILURE
+    try:
+        with runtime.session_factory.begin() as db:
+            record_audit_event(
+                SqlResourceRepository(db, now=runtime.clock.now),
+                kind,
+                outcome,
+                Actor.of(principal),
+                request.client.host if request.client else None,
+                f"{description}: {error.status} {error}",
+                runtime.clock.now(),
+            )
+    except Exception:  # an audit failure must not turn a 4xx into a 500
+        logger.exception("could not record a failed FHIR interaction")
 
 
 def _audit_denial(request: Request, error: AccessDenied) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.store.repository import ResourceRepository
 
 from bridge.directory.codes import RESIDENT_BED_EXTENSION
@@ -61,6 +62,12 @@ class ResidentDirectory:
         if not home_ids:
             return []
         return self._repository.find("Patient", {"organization": [f"Organization/{home}" for home in sorted(home_ids)]})
+
+    def home_id_of(self, patient_id: str) -> str | None:
+        try:
+            return home_of(self._repository.read("Patient", patient_id))
+        except OperationOutcomeError:
+            return None
 
     def patients_by_id(self, patient_ids: Collection[str]) -> list[dict[str, Any]]:
         if not patient_ids:

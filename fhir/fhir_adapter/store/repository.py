@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, false, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fhir_adapter.errors import OperationOutcomeError, gone, invalid, not_found, version_conflict
-from fhir_adapter.search_params import ParamType, params_for
-from fhir_adapter.store.indexing import index_values, normalise_string, reference_key
+from fhir_adapter.search.query import SearchQuery, parse_search
+from fhir_adapter.search.values import join_values
+from fhir_adapter.store.indexing import index_values
+from fhir_adapter.store.searching import RECORDS_ABOUT, Restriction, SearchPage, find_all, referencing, search
 from fhir_adapter.store.tables import ResourceVersion, SearchIndexEntry, StoredResource
 from fhir_adapter.validation import validate_resource
 
@@ -130,29 +132,43 @@ class SqlResourceRepository:
         return [row.content for row in rows]
 
     def find(self, resource_type: str, criteria: Criteria) -> list[dict[str, Any]]:
-        """Current, undeleted resources matching every criterion (a criterion matches any of its values).
-
-        Token values are ``code`` or ``system|code``; references ``Type/id``; strings match by prefix,
-        ignoring case.
+        """Every current, undeleted resource matching every criterion (a criterion matches any of its
+        values), by id. Values are written as in a search URL (``system|code``, ``Type/id``, ``ge2024``,
+        a string prefix); a criterion without values matches nothing. Unknown parameters raise 400.
         """
-        query = select(StoredResource).where(
-            StoredResource.resource_type == resource_type, StoredResource.deleted.is_(False)
-        )
-        params = params_for(resource_type)
+        params: list[tuple[str, str]] = []
         for name, raw in criteria.items():
             wanted = [raw] if isinstance(raw, str) else list(raw)
-            if name == "_id":
-                query = query.where(StoredResource.id.in_(wanted))
-                continue
-            if name not in params:
-                raise invalid(f"{resource_type} has no search parameter {name!r}")
-            matches = select(SearchIndexEntry.resource_id).where(
-                SearchIndexEntry.resource_type == resource_type,
-                SearchIndexEntry.param == name,
-                or_(*(_value_clause(params[name].type, value) for value in wanted)) if wanted else false(),
-            )
-            query = query.where(StoredResource.id.in_(matches))
-        return [row.content for row in self._session.scalars(query.order_by(StoredResource.id)).all()]
+            wanted = [value for value in wanted if value]
+            if not wanted:
+                return []
+            params.append((name, join_values(wanted)))
+        query = parse_search(resource_type, [*params, ("_sort", "_id")], strict=True)
+        return find_all(self._session, query)
+
+    def search(self, query: SearchQuery, restrictions: Sequence[Restriction] = ()) -> SearchPage:
+        """One page of a parsed search, filtered in SQL by the restrictions."""
+        return search(self._session, query, restrictions)
+
+    def exists(self, resource_type: str, resource_id: str) -> bool:
+        """The resource is current (known and not deleted)."""
+        row = self._session.get(StoredResource, (resource_type, resource_id))
+        return row is not None and not row.deleted
+
+    def referenced_by(
+        self,
+        resource_type: str,
+        resource_id: str,
+        limit: int = 10,
+        *,
+        exclude_types: Collection[str] = RECORDS_ABOUT,
+    ) -> list[str]:
+        """``Type/id`` of current resources that reference this one (to refuse a dangling delete).
+
+        By default records *about* resources (AuditEvent, Provenance) do not count: they are meant to
+        outlive what they name, and every access is audited, so otherwise nothing could be deleted.
+        """
+        return referencing(self._session, resource_type, resource_id, limit, exclude_types)
 
     def _write(
         self, content: dict[str, Any], version_id: int, existing: StoredResource | None = None
@@ -204,20 +220,6 @@ class SqlResourceRepository:
         )
         self._session.flush()
         return content
-
-
-def _value_clause(kind: ParamType, value: str) -> Any:
-    if kind is ParamType.TOKEN:
-        if "|" in value:
-            system, code = value.split("|", 1)
-            clauses = [SearchIndexEntry.system == system] if system else [SearchIndexEntry.system.is_(None)]
-            return and_(*clauses, SearchIndexEntry.value == code) if code else and_(*clauses)
-        return SearchIndexEntry.value == value
-    if kind is ParamType.REFERENCE:
-        return SearchIndexEntry.value == (reference_key(value) or value)
-    if kind is ParamType.STRING:
-        return SearchIndexEntry.value.startswith(normalise_string(value), autoescape=True)
-    raise invalid(f"searching by {kind} parameters takes a date prefix, not supported by find()")
 
 
 def _without_meta(content: dict[str, Any]) -> dict[str, Any]:

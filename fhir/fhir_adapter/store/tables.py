@@ -27,6 +27,8 @@ class StoredResource(FhirBase):
     """The current version of each resource (deleted ones stay, flagged, so reads can answer 410)."""
 
     __tablename__ = "fhir_resource"
+    # The default search order is newest first within a type.
+    __table_args__ = (Index("ix_fhir_resource_type_updated", "resource_type", "last_updated"),)
 
     resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -56,6 +58,9 @@ class SearchIndexEntry(FhirBase):
     __table_args__ = (
         Index("ix_fhir_search_lookup", "resource_type", "param", "value"),
         Index("ix_fhir_search_owner", "resource_type", "resource_id"),
+        # Date searches compare ranges; who-references-this lookups (before a delete) know only the value.
+        Index("ix_fhir_search_date", "resource_type", "param", "date_start"),
+        Index("ix_fhir_search_value", "value"),
     )
 
     row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
