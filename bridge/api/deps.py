@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from bridge.auth.principal import Channel, Principal
 from bridge.auth.resolve import principal_from_bearer, principal_from_session
@@ -44,6 +45,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def optional_principal(request: Request, services: ServicesDep) -> Principal | None:
+    # Async only to read a form for the CSRF check; the database look-ups run in the thread pool so
+    # they never hold up the event loop that every other connection shares.
+    principal = await run_in_threadpool(_resolve_principal, request, services)
+    if principal is not None and principal.channel is Channel.SESSION and request.method not in SAFE_METHODS:
+        await _check_csrf(request, principal)
+    return principal
+
+
+def _resolve_principal(request: Request, services: Services) -> Principal | None:
     authorization = request.headers.get("Authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -61,8 +71,6 @@ async def optional_principal(request: Request, services: ServicesDep) -> Princip
         _persist_session_end(services.runtime, cookie, lookup.ended_reason)
     principal = principal_from_session(services, lookup)
     request.state.principal = principal
-    if principal is not None and request.method not in SAFE_METHODS:
-        await _check_csrf(request, principal)
     return principal
 
 

@@ -17,9 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
 from bridge.auth.principal import Principal
 from bridge.errors import AccessDenied, AuthenticationRequired, BridgeError, InvalidInput
+from bridge.fhir_api.context import Attempt, attempted_entities
 from bridge.fhir_api.outcomes import as_outcome_error
 from bridge.i18n import Translator, negotiate
 from bridge.runtime import Runtime
+from bridge.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -110,22 +112,23 @@ def fhir_error(request: Request, error: OperationOutcomeError) -> Response:
 def _audit_fhir_failure(request: Request, error: OperationOutcomeError) -> None:
     """A refused or failed FHIR interaction by a known caller, in its own transaction (the request's rolled back)."""
     principal: Principal | None = getattr(request.state, "principal", None)
-    attempted: tuple[AuditKind, str] | None = getattr(request.state, "fhir_interaction", None)
+    attempted: Attempt | None = getattr(request.state, "fhir_interaction", None)
     if principal is None or attempted is None:
         return
     runtime: Runtime = request.app.state.runtime
-    kind, description = attempted
     outcome = Outcome.MINOR_FAILURE if error.status < 500 else Outcome.SERIOUS_FAILURE
     try:
         with runtime.session_factory.begin() as db:
+            services = Services(db, runtime)
             record_audit_event(
-                SqlResourceRepository(db, now=runtime.clock.now),
-                kind,
+                services.repository,
+                attempted.kind,
                 outcome,
                 Actor.of(principal),
                 request.client.host if request.client else None,
-                f"{description}: {error.status} {error}",
+                f"{attempted.description}: {error.status} {error}",
                 runtime.clock.now(),
+                attempted_entities(services, attempted.target),
             )
     except Exception:  # an audit failure must not turn a 4xx into a 500
         logger.exception("could not record a failed FHIR interaction")

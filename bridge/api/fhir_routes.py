@@ -26,7 +26,7 @@ from bridge.audit import AuditKind
 from bridge.fhir_api import reads, writes
 from bridge.fhir_api.batch import run_bundle
 from bridge.fhir_api.capabilities import supported_types
-from bridge.fhir_api.context import FhirContext
+from bridge.fhir_api.context import Attempt, FhirContext
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -46,9 +46,10 @@ def known_type(resource_type: str) -> str:
     return resource_type
 
 
-def interaction(request: Request, kind: AuditKind, description: str) -> None:
-    """Named before it runs, so a failure can be audited with what was attempted."""
-    request.state.fhir_interaction = (kind, description)
+def interaction(request: Request, kind: AuditKind, resource_type: str, resource_id: str | None = None) -> None:
+    """Named before it runs, so a failure can be audited with what was attempted, and on what."""
+    target = f"{resource_type}/{resource_id}" if resource_id else None
+    request.state.fhir_interaction = Attempt(kind, f"{kind.value} {target or resource_type}", target)
 
 
 def _pretty(request: Request) -> bool:
@@ -89,7 +90,7 @@ def metadata(request: Request, media: MediaTypeDep, runtime: RuntimeDep) -> Resp
 def batch_or_transaction(request: Request, body: BodyDep, media: MediaTypeDep, ctx: ContextDep) -> Response:
     bundle = parse_json_body(body, request.headers.get("content-type"))
     kind = bundle.get("type") if isinstance(bundle, dict) else None
-    interaction(request, AuditKind.TRANSACTION if kind == "transaction" else AuditKind.BATCH, f"{kind} Bundle")
+    interaction(request, AuditKind.TRANSACTION if kind == "transaction" else AuditKind.BATCH, "Bundle")
     limit = ctx.services.settings.fhir_max_bundle_entries
     response = run_bundle(ctx, bundle, request_translator(request), limit)
     return fhir_response(response, media, pretty=_pretty(request))
@@ -113,7 +114,7 @@ def search_by_post(
 def _search(
     request: Request, resource_type: str, params: list[tuple[str, str]], media: str, ctx: FhirContext
 ) -> Response:
-    interaction(request, AuditKind.SEARCH, f"search {resource_type}")
+    interaction(request, AuditKind.SEARCH, resource_type)
     strict = prefer(request, "handling") == "strict"
     bundle = reads.search(ctx, resource_type, params, strict=strict)
     return fhir_response(bundle, media, pretty=_pretty(request))
@@ -123,7 +124,7 @@ def _search(
 def create(resource_type: str, request: Request, body: BodyDep, media: MediaTypeDep, ctx: ContextDep) -> Response:
     resource_type = known_type(resource_type)
     resource = parse_json_body(body, request.headers.get("content-type"))
-    interaction(request, AuditKind.CREATE, f"create {resource_type}")
+    interaction(request, AuditKind.CREATE, resource_type)
     if not isinstance(resource, dict):
         raise invalid("the body must be a FHIR resource (a JSON object)")
     if resource.get("resourceType") != resource_type:
@@ -134,7 +135,7 @@ def create(resource_type: str, request: Request, body: BodyDep, media: MediaType
 
 @router.get("/{resource_type}/{resource_id}")
 def read(resource_type: str, resource_id: str, request: Request, media: MediaTypeDep, ctx: ContextDep) -> Response:
-    interaction(request, AuditKind.READ, f"read {resource_type}/{resource_id}")
+    interaction(request, AuditKind.READ, resource_type, resource_id)
     resource = reads.read(ctx, known_type(resource_type), resource_id)
     return fhir_response(resource, media, headers=version_headers(resource), pretty=_pretty(request))
 
@@ -145,7 +146,7 @@ def update(
 ) -> Response:
     resource_type = known_type(resource_type)
     resource = parse_json_body(body, request.headers.get("content-type"))
-    interaction(request, AuditKind.UPDATE, f"update {resource_type}/{resource_id}")
+    interaction(request, AuditKind.UPDATE, resource_type, resource_id)
     if not isinstance(resource, dict):
         raise invalid("the body must be a FHIR resource (a JSON object)")
     result = writes.update(ctx, resource_type, resource_id, resource, request.headers.get("if-match"))
@@ -154,14 +155,14 @@ def update(
 
 @router.delete("/{resource_type}/{resource_id}")
 def delete(resource_type: str, resource_id: str, request: Request, media: MediaTypeDep, ctx: ContextDep) -> Response:
-    interaction(request, AuditKind.DELETE, f"delete {resource_type}/{resource_id}")
+    interaction(request, AuditKind.DELETE, resource_type, resource_id)
     writes.delete(ctx, known_type(resource_type), resource_id)
     return Response(status_code=204)
 
 
 @router.get("/{resource_type}/{resource_id}/_history")
 def history(resource_type: str, resource_id: str, request: Request, media: MediaTypeDep, ctx: ContextDep) -> Response:
-    interaction(request, AuditKind.HISTORY, f"history {resource_type}/{resource_id}")
+    interaction(request, AuditKind.HISTORY, resource_type, resource_id)
     params = list(request.query_params.multi_items())
     bundle = reads.instance_history(ctx, known_type(resource_type), resource_id, params)
     return fhir_response(bundle, media, pretty=_pretty(request))
@@ -171,6 +172,6 @@ def history(resource_type: str, resource_id: str, request: Request, media: Media
 def vread(
     resource_type: str, resource_id: str, version_id: str, request: Request, media: MediaTypeDep, ctx: ContextDep
 ) -> Response:
-    interaction(request, AuditKind.VREAD, f"vread {resource_type}/{resource_id}/_history/{version_id}")
+    interaction(request, AuditKind.VREAD, resource_type, resource_id)
     resource = reads.vread(ctx, known_type(resource_type), resource_id, version_id)
     return fhir_response(resource, media, headers=version_headers(resource), pretty=_pretty(request))

@@ -168,3 +168,14 @@ def db_upgrade() -> None:
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)
     click.echo("database is up to date")
+
+
+@db.command("reindex", help="Rebuild the FHIR search index from the stored resources.")
+def db_reindex() -> None:
+    from fhir_adapter.store.reindex import reindex_all
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    with unit_of_work(settings) as services:
+        count = reindex_all(services.db)
+    click.echo(f"re-indexed {count} resources")

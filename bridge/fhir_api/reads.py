@@ -70,8 +70,9 @@ def search(ctx: FhirContext, resource_type: str, params: list[tuple[str, str]], 
     ]
     links = page_links(f"{ctx.base_url}/{resource_type}", query.link_params, query.offset, query.count, page.total)
     if resource_type in AUDITED_READ_TYPES:
-        ctx.audit(
-            AuditKind.SEARCH,
+        # Named by query and residents (as IHE BALP does), not resource by resource: a page of 200
+        # entities would cost more than the search.
+        ctx.audit_search(
             f"search {resource_type}: {page.total} found",
             [*page.resources, *included],
             query=f"{resource_type}?{urlencode(params)}",

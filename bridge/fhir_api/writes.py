@@ -51,7 +51,7 @@ def create(
     content = validate_resource(incoming)
     ctx.access.check_write(content, None)
     check_references(ctx, content)
-    stored = ctx.services.repository.create(content, resource_id)
+    stored = ctx.services.repository.create(content, resource_id, validated=True)
     ctx.audit(AuditKind.CREATE, f"create {resource_type}/{stored['id']}", [stored])
     return WriteResult(stored, 201)
 
@@ -89,7 +89,7 @@ def update(
     content = validate_resource(ctx.access.with_owner(_client_meta(resource)))
     ctx.access.check_write(content, old)
     check_references(ctx, content)
-    stored = ctx.services.repository.update(content, if_match=expected)
+    stored = ctx.services.repository.update(content, if_match=expected, validated=True)
     ctx.audit(AuditKind.UPDATE, f"update {resource_type}/{resource_id}", [stored])
     return WriteResult(stored, 200)
 

@@ -17,15 +17,11 @@ from bridge.demo.seed import seed_demo
 from bridge.runtime import Runtime
 from bridge.services import Services
 from bridge.settings import Settings
-from tests import fhir_peer
 from tests.fhir_peer import (
     MedplumValidator,
     assert_all_pass,
 )
 from tests.support import fresh_database
-
-# The session fixture, until tests/conftest.py provides it to every test.
-medplum = fhir_peer.medplum
 
 SECRET = "demo-validation-secret-key-0123456789abcdef"
 

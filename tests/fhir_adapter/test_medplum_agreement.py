@@ -13,16 +13,12 @@ import pytest
 from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.validation import validate_resource
 
-from tests import fhir_peer
 from tests.fhir_peer import (
     MedplumPeerError,
     MedplumValidator,
     assert_all_pass,
     parse_validator_output,
 )
-
-# The session fixture, until tests/conftest.py provides it to every test.
-medplum = fhir_peer.medplum
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "fhir-examples"
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from fhir_adapter.errors import OperationOutcomeError, gone, invalid, not_found, version_conflict
 from fhir_adapter.search.query import SearchQuery, parse_search
 from fhir_adapter.search.values import join_values
-from fhir_adapter.store.indexing import index_values
+from fhir_adapter.store.reindex import index_rows
 from fhir_adapter.store.searching import RECORDS_ABOUT, Restriction, SearchPage, find_all, referencing, search
 from fhir_adapter.store.tables import ResourceVersion, SearchIndexEntry, StoredResource
 from fhir_adapter.validation import validate_resource
@@ -28,10 +28,14 @@ Criteria = Mapping[str, str | Collection[str]]
 
 
 class ResourceRepository(Protocol):
-    def create(self, resource: dict[str, Any], resource_id: str | None = None) -> dict[str, Any]: ...
+    def create(
+        self, resource: dict[str, Any], resource_id: str | None = None, *, validated: bool = False
+    ) -> dict[str, Any]: ...
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]: ...
     def read_version(self, resource_type: str, resource_id: str, version_id: int) -> dict[str, Any]: ...
-    def update(self, resource: dict[str, Any], if_match: int | None = None) -> dict[str, Any]: ...
+    def update(
+        self, resource: dict[str, Any], if_match: int | None = None, *, validated: bool = False
+    ) -> dict[str, Any]: ...
     def delete(self, resource_type: str, resource_id: str) -> None: ...
     def history(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]: ...
     def find(self, resource_type: str, criteria: Criteria) -> list[dict[str, Any]]: ...
@@ -46,13 +50,18 @@ class SqlResourceRepository:
         self._session = session
         self._now = now
 
-    def create(self, resource: dict[str, Any], resource_id: str | None = None) -> dict[str, Any]:
+    def create(
+        self, resource: dict[str, Any], resource_id: str | None = None, *, validated: bool = False
+    ) -> dict[str, Any]:
+        """Store a new resource. ``validated`` says the caller has just passed it through
+        ``validate_resource`` (validation is the costliest step of a write; once is enough)."""
         if not isinstance(resource, dict):
             raise invalid("a FHIR resource must be a JSON object")
         new_id = resource_id or str(uuid.uuid4())
         _check_id(new_id)
-        content = validate_resource({**resource, "id": new_id})
-        if self._session.get(StoredResource, (content["resourceType"], new_id)) is not None:
+        content = {**resource, "id": new_id} if validated else validate_resource({**resource, "id": new_id})
+        # A fresh uuid4 cannot collide; only an id the caller chose needs the look-up.
+        if resource_id and self._session.get(StoredResource, (content["resourceType"], new_id)) is not None:
             raise OperationOutcomeError.single(409, "duplicate", f"{content['resourceType']}/{new_id} exists")
         return self._write(content, version_id=1)
 
@@ -74,7 +83,9 @@ class SqlResourceRepository:
             raise gone(resource_type, resource_id)
         return row.content
 
-    def update(self, resource: dict[str, Any], if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, resource: dict[str, Any], if_match: int | None = None, *, validated: bool = False
+    ) -> dict[str, Any]:
         """Write a new version; creates the resource when its id is new (update as create).
 
         An update that changes nothing but meta returns the current version unchanged, so replays and
@@ -84,7 +95,7 @@ class SqlResourceRepository:
         if not isinstance(resource_id, str):
             raise invalid("an update needs the resource id", "id")
         _check_id(resource_id)
-        content = validate_resource(resource)
+        content = resource if validated else validate_resource(resource)
         current = self._session.get(StoredResource, (content["resourceType"], resource_id))
         if current is None:
             if if_match is not None:
@@ -173,52 +184,36 @@ class SqlResourceRepository:
     def _write(
         self, content: dict[str, Any], version_id: int, existing: StoredResource | None = None
     ) -> dict[str, Any]:
+        """Current row, version row and index rows. New rows go in as plain INSERTs rather than ORM
+        objects: the unit-of-work bookkeeping cost more than the statements on every request."""
         now = self._now()
         meta = {**content.get("meta", {}), "versionId": str(version_id), "lastUpdated": _instant(now)}
         content = {**content, "meta": meta}
         resource_type, resource_id = content["resourceType"], content["id"]
+        row = {
+            "resource_type": resource_type,
+            "id": resource_id,
+            "version_id": version_id,
+            "last_updated": now,
+            "deleted": False,
+            "content": content,
+        }
         if existing is None:
-            self._session.add(
-                StoredResource(
-                    resource_type=resource_type,
-                    id=resource_id,
-                    version_id=version_id,
-                    last_updated=now,
-                    deleted=False,
-                    content=content,
-                )
-            )
+            self._session.execute(insert(StoredResource), [row])
         else:
             existing.version_id, existing.last_updated = version_id, now
             existing.deleted, existing.content = False, content
-        self._session.add(
-            ResourceVersion(
-                resource_type=resource_type,
-                id=resource_id,
-                version_id=version_id,
-                last_updated=now,
-                deleted=False,
-                content=content,
+            self._session.flush()
+            # A new resource has no index rows to replace.
+            self._session.execute(
+                delete(SearchIndexEntry).where(
+                    SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
+                )
             )
-        )
-        self._session.execute(
-            delete(SearchIndexEntry).where(
-                SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
-            )
-        )
-        self._session.add_all(
-            SearchIndexEntry(
-                resource_type=resource_type,
-                resource_id=resource_id,
-                param=value.param,
-                system=value.system,
-                value=value.value,
-                date_start=value.date_start,
-                date_end=value.date_end,
-            )
-            for value in index_values(content)
-        )
-        self._session.flush()
+        self._session.execute(insert(ResourceVersion), [row])
+        rows = index_rows(content)
+        if rows:
+            self._session.execute(insert(SearchIndexEntry), rows)
         return content
 
 

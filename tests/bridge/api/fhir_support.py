@@ -40,6 +40,17 @@ def observation(
     }
 
 
+def encounter(patient_id: str, status: str = "finished", **extra: Any) -> dict[str, Any]:
+    """A video consult (virtual encounter) with a resident."""
+    return {
+        "resourceType": "Encounter",
+        "status": status,
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        **extra,
+    }
+
+
 def fhir_client(bridge: Bridge, username: str, **kwargs: Any) -> httpx.Client:
     client = bridge.bearer(username, **kwargs)
     client.headers["Accept"] = FHIR_JSON

@@ -33,8 +33,11 @@ def test_each_interaction_is_recorded_with_who_what_when_where_and_outcome(bridg
     nurse.get("/fhir/Observation", params={"patient": f"Patient/{patient}", "_id": created["id"]})
 
     events = _events_about(bridge, f"Observation/{created['id']}")
-    assert [_interaction(e) for e in events] == ["create", "read", "update", "history-instance", "vread", "search-type"]
-    assert [e["action"] for e in events] == ["C", "R", "U", "R", "R", "E"]
+    assert [_interaction(e) for e in events] == ["create", "read", "update", "history-instance", "vread"]
+    assert [e["action"] for e in events] == ["C", "R", "U", "R", "R"]
+    # A search is named by its query and the residents it returned, not resource by resource.
+    searches = [e for e in _events_about(bridge, f"Patient/{patient}") if _interaction(e) == "search-type"]
+    events.append(searches[-1])
     for event in events:
         agent = event["agent"][0]
         assert agent["who"]["display"] == "王芳" and agent["who"]["identifier"]["value"]
@@ -43,9 +46,8 @@ def test_each_interaction_is_recorded_with_who_what_when_where_and_outcome(bridg
         assert datetime.fromisoformat(event["recorded"].replace("Z", "+00:00")) >= before
         named = {e["what"]["reference"] for e in event["entity"] if "what" in e}
         assert f"Patient/{patient}" in named and "Organization/demo-home-1" in named
-    search = events[-1]
-    query = next(e for e in search["entity"] if "query" in e)
-    assert f"patient=Patient%2F{patient}" in base64.b64decode(query["query"]).decode()
+    query = next(e for e in searches[-1]["entity"] if "query" in e)
+    assert f"_id={created['id']}" in base64.b64decode(query["query"]).decode()
 
 
 def test_refused_attempts_are_recorded_as_failures(bridge: Bridge) -> None:

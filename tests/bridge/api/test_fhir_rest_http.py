@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bridge.audit import AuditKind
-from tests.bridge.api.fhir_support import FHIR_JSON, create, fhir_client, issue_text, observation, resident_of
+from tests.bridge.api.fhir_support import (
+    FHIR_JSON,
+    create,
+    encounter,
+    fhir_client,
+    issue_text,
+    observation,
+    resident_of,
+)
 from tests.conftest import Bridge
 
 
@@ -68,18 +76,10 @@ def test_delete_keeps_history_and_reads_answer_gone(bridge: Bridge) -> None:
 def test_delete_refuses_to_leave_dangling_references_and_some_types_are_never_deleted(bridge: Bridge) -> None:
     nurse = fhir_client(bridge, "nurse1")
     patient = resident_of(bridge, "demo-home-1")
-    encounter = create(
-        nurse,
-        {
-            "resourceType": "Encounter",
-            "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"},
-            "subject": {"reference": f"Patient/{patient}"},
-        },
-    )
-    create(nurse, {**observation(patient), "encounter": {"reference": f"Encounter/{encounter['id']}"}})
+    consult = create(nurse, encounter(patient))
+    create(nurse, {**observation(patient), "encounter": {"reference": f"Encounter/{consult['id']}"}})
     # Nurses have no delete scope at all.
-    assert nurse.delete(f"/fhir/Encounter/{encounter['id']}").status_code == 403
+    assert nurse.delete(f"/fhir/Encounter/{consult['id']}").status_code == 403
     doctor = fhir_client(bridge, "doctor")
     prescription = create(doctor, _medication_request(patient))
     create(doctor, _medication_request(patient, prior=prescription["id"]))

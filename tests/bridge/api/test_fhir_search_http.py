@@ -7,7 +7,16 @@ from typing import Any
 
 import httpx
 
-from tests.bridge.api.fhir_support import LOINC, create, fhir_client, issue_text, observation, resident_of, unique_tag
+from tests.bridge.api.fhir_support import (
+    LOINC,
+    create,
+    encounter,
+    fhir_client,
+    issue_text,
+    observation,
+    resident_of,
+    unique_tag,
+)
 from tests.conftest import Bridge
 
 
@@ -177,21 +186,12 @@ def test_search_by_post(bridge: Bridge) -> None:
 def test_encounter_and_communication_and_dispense_parameters(bridge: Bridge) -> None:
     nurse = fhir_client(bridge, "nurse1")
     patient = resident_of(bridge, "demo-home-1")
-    encounter = create(
-        nurse,
-        {
-            "resourceType": "Encounter",
-            "status": "in-progress",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"},
-            "subject": {"reference": f"Patient/{patient}"},
-            "period": {"start": "2026-05-05T10:00:00+08:00"},
-        },
-    )
+    consult = create(nurse, encounter(patient, "in-progress", period={"start": "2026-05-05T10:00:00+08:00"}))
     found = nurse.get(
         "/fhir/Encounter",
         params={"patient": f"Patient/{patient}", "status": "in-progress", "class": "VR", "date": "ge2026-05-05"},
     ).json()
-    assert encounter["id"] in _ids(found)
+    assert consult["id"] in _ids(found)
     message = create(
         nurse,
         {

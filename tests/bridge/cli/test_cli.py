@@ -39,12 +39,22 @@ def run(args: list[str], database_url: str, stdin: str | None = None, **env: str
     )
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["user", "add"], ["client", "add"], ["db", "upgrade"]])
+COMMANDS = [[], ["serve"], ["demo"], ["user", "add"], ["client", "add"], ["db", "upgrade"], ["db", "reindex"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bridge", *command, "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_db_reindex_rebuilds_the_search_index(database_url: str) -> None:
+    assert run(["demo"], database_url).returncode == 0
+    result = run(["db", "reindex"], database_url)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[1]) >= 100  # every demo resource and audit event
 
 
 def test_demo_is_idempotent_and_lists_what_exists(database_url: str) -> None:
