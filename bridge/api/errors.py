@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fhir_adapter.errors import Issue, OperationOutcomeError
 from fhir_adapter.store.repository import SqlResourceRepository
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
@@ -61,23 +62,23 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
     async def on_bridge_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BridgeError)
         if is_fhir(request):
-            return fhir_error(request, as_outcome_error(exc, request_translator(request)))
+            return await fhir_error(request, as_outcome_error(exc, request_translator(request)))
         if isinstance(exc, AccessDenied):
-            _audit_denial(request, exc)
+            await run_in_threadpool(_audit_denial, request, exc)
         if html_renderer is not None and wants_html(request):
             return html_renderer(request, exc)
         return error_json(request, exc)
 
     async def on_fhir_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OperationOutcomeError)
-        return fhir_error(request, exc)
+        return await fhir_error(request, exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if not is_fhir(request):
             return await http_exception_handler(request, exc)
         code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
-        return fhir_error(
+        return await fhir_error(
             request,
             OperationOutcomeError.single(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}"),
         )
@@ -89,7 +90,7 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
         issues = [
             Issue("error", "invalid", str(e.get("msg")), (".".join(map(str, e.get("loc", ()))),)) for e in exc.errors()
         ]
-        return fhir_error(request, OperationOutcomeError(400, issues))
+        return await fhir_error(request, OperationOutcomeError(400, issues))
 
     app.add_exception_handler(BridgeError, on_bridge_error)
     app.add_exception_handler(OperationOutcomeError, on_fhir_error)
@@ -101,11 +102,11 @@ def is_fhir(request: Request) -> bool:
     return request.url.path == "/fhir" or request.url.path.startswith("/fhir/")
 
 
-def fhir_error(request: Request, error: OperationOutcomeError) -> Response:
+async def fhir_error(request: Request, error: OperationOutcomeError) -> Response:
     headers: dict[str, str] = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="bridge", error="invalid_token"'
-    _audit_fhir_failure(request, error)
+    await run_in_threadpool(_audit_fhir_failure, request, error)
     return JSONResponse(error.outcome(), status_code=error.status, media_type="application/fhir+json", headers=headers)
 
 

@@ -97,6 +97,10 @@ class FhirAccess:
                 # The search names its residents: checking those few is far cheaper than joining
                 # through every record of every home the caller sees, and selects the same rows.
                 visible = frozenset(pid for pid in named if self.patient_visible(pid))
+                if visible == named:
+                    # The search's own criterion confines it to these residents; repeating it as a
+                    # restriction only misleads PostgreSQL's planner (it squares the selectivity).
+                    return []
                 link = PATIENT_LINK[resource_type]
                 return [ValueIn(link, visible if link == "_id" else frozenset(f"Patient/{pid}" for pid in visible))]
             return [

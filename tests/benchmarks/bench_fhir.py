@@ -248,7 +248,7 @@ def seeded_database(backend: str, tmp: str) -> Iterator[tuple[str, list[str]]]:
 
 
 @contextmanager
-def bench_server(database_url: str, tmp: str) -> Iterator[tuple[int, int]]:
+def bench_server(database_url: str, tmp: str, workers: int = 1) -> Iterator[tuple[int, int]]:
     """``bench_server`` in its own process on a free loopback port; yields port and pid once /healthz answers."""
     port = free_port()
     log_path = Path(tmp) / f"server-{port}.log"
@@ -262,6 +262,8 @@ def bench_server(database_url: str, tmp: str) -> Iterator[tuple[int, int]]:
                 database_url,
                 "--port",
                 str(port),
+                "--workers",
+                str(workers),
             ],
             cwd=REPO,
             stdout=server_log,
@@ -427,13 +429,16 @@ class Runner:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process (Linux /proc), or None elsewhere."""
+    """User plus system CPU time of a process and its live child processes (uvicorn's workers), from
+    Linux /proc, or None elsewhere."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may contain spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def expect_status(expected: int) -> Check:
@@ -475,11 +480,13 @@ def targets() -> tuple[Target, Target]:
     return bridge, baseline
 
 
-def measure_backend(backend: str, workload: Workload) -> dict[str, Any]:
+def measure_backend(backend: str, workload: Workload, workers: int = 1) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-fhir-{backend}-") as tmp:
         log(f"[{backend}] fresh database, migrations, demo seed")
-        with seeded_database(backend, tmp) as (url, residents), bench_server(url, tmp) as (port, pid):
-            log(f"[{backend}] bench server on 127.0.0.1:{port}; {len(residents)} residents of {NURSE_HOME}")
+        with seeded_database(backend, tmp) as (url, residents), bench_server(url, tmp, workers) as (port, pid):
+            log(
+                f"[{backend}] bench server on 127.0.0.1:{port}, {workers} worker(s); {len(residents)} residents"
+            )
             return _measure(Runner(port, pid, TokenSource(port)), residents, workload, backend, lambda: settle(url))
 
 
@@ -645,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run, not a measurement")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: sqlite,postgresql")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (uvicorn workers); 1 is how `bridge serve` runs"
+    )
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - set(BACKENDS)
@@ -656,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     workload = QUICK if args.quick else FULL
     started, load_at_start = datetime.now(UTC), load_average()
     try:
-        results = {backend: measure_backend(backend, workload) for backend in backends}
+        results = {backend: measure_backend(backend, workload, args.workers) for backend in backends}
     except BenchError as exc:
         log(f"benchmark failed: {exc}")
         return 1
@@ -665,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
         "quick": args.quick,
+        "server_workers": args.workers,
         "machine": machine(load_at_start),
         "workload": asdict(workload),
         "method": {

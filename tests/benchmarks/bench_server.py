@@ -13,6 +13,7 @@ trail cost.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func, s
 from bridge.api.deps import PrincipalDep, ServicesDep
 from bridge.api.fhir_http import BodyDep, MediaTypeDep, fhir_response, parse_json_body
 from bridge.app import create_app
+from bridge.db.engine import make_engine
 from bridge.logging_config import configure_logging
 from bridge.runtime import Runtime
 from bridge.settings import Settings
@@ -102,18 +104,46 @@ def build_app(settings: Settings) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker process, configured like production: from ``BRIDGE_`` variables."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return build_app(settings)
+
+
 def main() -> None:
     import uvicorn
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default: one, as bridge serve)"
+    )
     args = parser.parse_args()
-    # As `bridge serve` runs it: INFO logging configured once, uvicorn's access log off, one process.
+    # As `bridge serve` runs it: INFO logging configured once, uvicorn's access log off.
     settings = bench_settings(args.database_url, args.port)
     configure_logging(settings.log_level, settings.log_json)
-    app = build_app(settings)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, proxy_headers=True)
+    if args.workers <= 1:
+        uvicorn.run(build_app(settings), host="127.0.0.1", port=args.port, log_config=None, proxy_headers=True)
+        return
+    # Several processes, like several bridge instances behind a proxy: every worker must sign and
+    # check tokens with the same key, so the settings travel as environment variables.
+    _metadata.create_all(make_engine(settings.database_url))  # once, before the workers race to it
+    os.environ.update(
+        BRIDGE_DATABASE_URL=settings.database_url,
+        BRIDGE_SECRET_KEY=settings.secret_key.get_secret_value(),
+        BRIDGE_PUBLIC_BASE_URL=settings.public_base_url,
+    )
+    uvicorn.run(
+        "tests.benchmarks.bench_server:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host="127.0.0.1",
+        port=args.port,
+        log_config=None,
+        proxy_headers=True,
+    )
 
 
 if __name__ == "__main__":

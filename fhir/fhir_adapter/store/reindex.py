@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from fhir_adapter.store.indexing import index_values
-from fhir_adapter.store.tables import SearchIndexEntry, StoredResource
+from fhir_adapter.store.tables import SEARCH_INDEX_TABLE, SearchIndexEntry, StoredResource
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,9 @@ def reindex_all(session: Session, batch_size: int = 500) -> int:
         batch += index_rows(content)
         count += 1
         if len(batch) >= batch_size:
-            session.execute(insert(SearchIndexEntry), batch)
+            session.execute(insert(SEARCH_INDEX_TABLE), batch)
             batch = []
     if batch:
-        session.execute(insert(SearchIndexEntry), batch)
+        session.execute(insert(SEARCH_INDEX_TABLE), batch)
     logger.info("re-indexed %d FHIR resources", count)
     return count

@@ -20,7 +20,7 @@ from fhir_adapter.search.query import SearchQuery, parse_search
 from fhir_adapter.search.values import join_values
 from fhir_adapter.store.reindex import index_rows
 from fhir_adapter.store.searching import RECORDS_ABOUT, Restriction, SearchPage, find_all, referencing, search
-from fhir_adapter.store.tables import ResourceVersion, SearchIndexEntry, StoredResource
+from fhir_adapter.store.tables import SEARCH_INDEX_TABLE, ResourceVersion, SearchIndexEntry, StoredResource
 from fhir_adapter.validation import validate_resource
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -213,7 +213,7 @@ class SqlResourceRepository:
         self._session.execute(insert(ResourceVersion), [row])
         rows = index_rows(content)
         if rows:
-            self._session.execute(insert(SearchIndexEntry), rows)
+            self._session.execute(insert(SEARCH_INDEX_TABLE), rows)
         return content
 
 

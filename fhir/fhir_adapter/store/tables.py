@@ -4,9 +4,9 @@ migrations without this library knowing anything about that application."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, MetaData, String
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,3 +71,8 @@ class SearchIndexEntry(FhirBase):
     value: Mapped[str | None] = mapped_column(String(255))
     date_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     date_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The Core table, for bulk INSERTs: one executemany, where the ORM's bulk path would send one statement
+# per combination of null columns.
+SEARCH_INDEX_TABLE = cast(Table, SearchIndexEntry.__table__)
