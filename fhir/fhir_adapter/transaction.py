@@ -179,7 +179,7 @@ def _run_transaction(entries: list[Entry], handler: EntryHandler) -> None:
     posts = [e for e in entries if e.method == "POST"]
     ordered = (
         [e for e in entries if e.method == "DELETE"]
-        + [posts[i] for i in creation_order([e.resource or {} for e in posts], [e.assigned_id for e in posts])]
+        + [posts[i] for i in _creation_order(posts)]
         + [e for e in entries if e.method == "PUT"]
         + [e for e in entries if e.method in {"GET", "HEAD"}]
     )
@@ -188,6 +188,10 @@ def _run_transaction(entries: list[Entry], handler: EntryHandler) -> None:
             entry.result = _execute(entry, handler)
         except OperationOutcomeError as exc:
             raise _entry_error(entry, exc) from None
+
+
+def _creation_order(posts: list[Entry]) -> list[int]:
+    return creation_order([e.resource or {} for e in posts], [e.assigned_id for e in posts], [e.index for e in posts])
 
 
 def _assign_ids(entries: list[Entry], handler: EntryHandler) -> dict[str, str]:

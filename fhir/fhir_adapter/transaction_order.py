@@ -13,8 +13,11 @@ from fhir_adapter.errors import invalid
 from fhir_adapter.references import iter_references, relative_target
 
 
-def creation_order(resources: Sequence[dict[str, Any]], ids: Sequence[str | None]) -> list[int]:
-    """Indexes of ``resources`` so that each comes after those it references (stable otherwise)."""
+def creation_order(
+    resources: Sequence[dict[str, Any]], ids: Sequence[str | None], entry_numbers: Sequence[int]
+) -> list[int]:
+    """Indexes of ``resources`` so that each comes after those it references (stable otherwise);
+    ``entry_numbers`` are their places in the Bundle, for the error a cycle gets."""
     key_of = {f"{r.get('resourceType')}/{ids[i]}": i for i, r in enumerate(resources) if ids[i]}
     depends: list[set[int]] = []
     for i, resource in enumerate(resources):
@@ -29,7 +32,7 @@ def creation_order(resources: Sequence[dict[str, Any]], ids: Sequence[str | None
     while len(order) < len(resources):
         ready = [i for i in range(len(resources)) if i not in placed and depends[i] <= placed]
         if not ready:
-            cycle = sorted(i for i in range(len(resources)) if i not in placed)
+            cycle = sorted(entry_numbers[i] for i in range(len(resources)) if i not in placed)
             raise invalid(
                 f"the new resources in entries {cycle} reference each other in a cycle; split the transaction"
             )

@@ -50,10 +50,17 @@ def search(session: Session, query: SearchQuery, restrictions: Sequence[Restrict
     total = session.scalar(select(func.count()).select_from(StoredResource).where(*where)) or 0
     if query.count == 0 or query.summary_count or query.offset >= total:
         return SearchPage(total, [])
-    page = (
-        select(StoredResource.content).where(*where).order_by(*order_by(query)).limit(query.count).offset(query.offset)
+    # The page's ids first, then only their documents: sorting whole JSON documents of every match
+    # to keep twenty made PostgreSQL searches several times slower.
+    page = select(StoredResource.id).where(*where).order_by(*order_by(query)).limit(query.count).offset(query.offset)
+    ids = list(session.scalars(page))
+    rows = session.execute(
+        select(StoredResource.id, StoredResource.content).where(
+            StoredResource.resource_type == query.resource_type, StoredResource.id.in_(ids)
+        )
     )
-    return SearchPage(total, list(session.scalars(page)))
+    documents: dict[str, dict[str, Any]] = {row.id: row.content for row in rows}
+    return SearchPage(total, [documents[i] for i in ids if i in documents])
 
 
 def find_all(session: Session, query: SearchQuery, restrictions: Sequence[Restriction] = ()) -> list[dict[str, Any]]:
