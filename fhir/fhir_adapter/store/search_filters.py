@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, intersect, literal, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from fhir_adapter.search.query import Clause, SearchQuery, SortKey
@@ -54,7 +54,20 @@ def conditions(query: SearchQuery, restrictions: Sequence[Restriction] = ()) -> 
         StoredResource.resource_type == query.resource_type,
         StoredResource.deleted.is_(False),
     ]
-    found += [_clause(query.resource_type, clause) for clause in query.clauses]
+    # Criteria that each select resource ids from the index are intersected in one set operation.
+    # As separate IN subqueries, PostgreSQL (which takes resource_type, param and value as independent
+    # columns and so underestimates every one) probed the matches of one criterion row by row.
+    intersected: list[Select[Any]] = []
+    for clause in query.clauses:
+        owners = _positive_owners(query.resource_type, clause)
+        if owners is None:
+            found.append(_clause(query.resource_type, clause))
+        else:
+            intersected.append(owners)
+    if len(intersected) == 1:
+        found.append(StoredResource.id.in_(intersected[0]))
+    elif intersected:
+        found.append(StoredResource.id.in_(intersect(*intersected)))
     found += [_restriction(query.resource_type, restriction) for restriction in restrictions]
     return found
 
@@ -71,6 +84,14 @@ def _owners(resource_type: str, param: str, *where: Condition) -> Select[Any]:
     return select(SearchIndexEntry.resource_id).where(
         SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.param == param, *where
     )
+
+
+def _positive_owners(resource_type: str, clause: Clause) -> Select[Any] | None:
+    """Ids of the resources an index criterion selects, or None for criteria of another shape."""
+    if clause.name in {"_id", "_lastUpdated"} or clause.modifier in {"missing", "not"}:
+        return None
+    param = params_for(resource_type)[clause.name]
+    return _owners(resource_type, param.name, or_(*(_value(param, clause.modifier, v) for v in clause.values)))
 
 
 def _clause(resource_type: str, clause: Clause) -> Condition:
