@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     stun_urls: list[str] = Field(default_factory=list)
     turn_shared_secret: SecretStr | None = Field(default=None, description="coturn static-auth-secret.")
     turn_credential_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
+    reconnect_window_seconds: int = Field(
+        default=60, ge=5, le=600, description="How long a consult keeps a dropped participant's place."
+    )
+    consult_escalate_after_seconds: int = Field(
+        default=60, ge=1, description="A routine request rings every on-duty doctor after this (urgent: a third)."
+    )
+    consult_alert_after_seconds: int = Field(
+        default=180, ge=1, description="Supervisors are alerted to a request unanswered this long (urgent: a third)."
+    )
+    consult_ring_timeout_seconds: int = Field(default=900, ge=10, description="An unanswered request times out.")
+    consult_timer_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often escalation and reconnect timers are checked."
+    )
+    invitation_lifetime_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    signal_rate_per_second: float = Field(default=50.0, gt=0, description="Signalling messages per socket.")
+    signal_rate_burst: int = Field(default=200, ge=1)
+    signal_heartbeat_seconds: int = Field(default=20, ge=1, le=300)
+    station_arm_minutes: int = Field(default=8 * 60, ge=1, description="How long a nurse's arming of a station lasts.")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False)
 
