@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy.orm.exc import StaleDataError
+
 from bridge.clock import as_utc
 from bridge.consults.caller import Caller
 from bridge.consults.events import Outcome, station_topic
@@ -108,7 +110,11 @@ class ConsultService:
                 raise ConsultError("already_taken", "another doctor accepted this consult")
             acceptor = caller
         outcome = Outcome()
-        you = self._accept(consult, acceptor, outcome, connection_id)
+        try:
+            you = self._accept(consult, acceptor, outcome, connection_id)
+        except StaleDataError as exc:
+            # Another instance or request changed the consult since it was read: the first accept won.
+            raise ConsultError("already_taken", "another doctor accepted this consult") from exc
         outcome.reply = self.records.reply_state(consult, you)
         return outcome
 

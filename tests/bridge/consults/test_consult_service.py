@@ -15,6 +15,7 @@ from bridge.consults.records import ConsultError
 from bridge.consults.service import ConsultService
 from bridge.consults.states import Urgency
 from bridge.db.tables import BedsideStation, LiveConnection
+from bridge.services import Services
 from tests.conftest import Bridge
 
 
@@ -132,3 +133,22 @@ def test_a_ward_round_call_is_answered_by_an_armed_station_and_calls_it(bridge: 
     with pytest.raises(ConsultError) as elsewhere:
         run(bridge, "request", doctor, "c-d", resident_of_home_1(bridge), Urgency.ROUTINE, "x", "no-such-station")
     assert elsewhere.value.code == "not_found"
+
+
+def test_two_doctors_accepting_at_once_one_wins(bridge: Bridge) -> None:
+    """The loser read the consult while it was still ringing; the row version refuses its write."""
+    nurse, doctor, doctor2 = caller(bridge, "nurse1"), caller(bridge, "doctor"), caller(bridge, "doctor2")
+    requested = run(bridge, "request", nurse, "c-n", resident_of_home_1(bridge), Urgency.URGENT, "气促", None)
+    assert requested.reply is not None
+    consult_id = requested.reply["consult"]["id"]
+    with bridge.runtime.session_factory() as db:
+        slow = ConsultService(Services(db, bridge.runtime))
+        assert slow.records.get(consult_id).state == "ringing"
+        run(bridge, "accept", doctor2, "c-d2", consult_id)  # commits first, in its own transaction
+        with pytest.raises(ConsultError) as lost:
+            slow.accept(doctor, "c-d", consult_id)
+        assert lost.value.code == "already_taken"
+        db.rollback()
+    with bridge.services() as services:
+        winner = ConsultService(services).records.get(consult_id)
+        assert winner.accepted_by == doctor2.reference and winner.state == "accepted"
