@@ -18,7 +18,7 @@ class Caller:
     role: ParticipantRole | None  # None: may watch (supervisor) but not take part
     principal: Principal | None = None  # None for guests
     practitioner_id: str | None = None
-    guest_consult_id: str | None = None  # the one consult a guest was invited to
+    guest_consult_id: str | None = None  # the one consult a guest was invited to (invitations: next session)
 
     @property
     def is_doctor(self) -> bool:
@@ -50,12 +50,3 @@ def caller_from_principal(principal: Principal) -> Caller:
         practitioner_id=principal.practitioner_id,
     )
 
-
-def guest_caller(guest_id: str, display: str, role: ParticipantRole, consult_id: str, home_id: str) -> Caller:
-    return Caller(
-        reference=f"guest:{guest_id}",
-        display=display,
-        organization_id=home_id,
-        role=role,
-        guest_consult_id=consult_id,
-    )

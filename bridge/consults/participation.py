@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bridge.clock import as_utc
 from bridge.consults.caller import Caller
 from bridge.consults.events import Outcome
-from bridge.consults.records import ConsultError, ConsultRecords, new_participant_id
+from bridge.consults.records import ConsultError, ConsultRecords
 from bridge.consults.states import HOME_SIDE_ROLES, ConsultState, ParticipantRole, ParticipantStatus
 from bridge.db.tables import Consult, ConsultParticipant
 from bridge.services import Services
@@ -141,21 +141,7 @@ class Participation:
         if previous is not None:  # came back after the window: same person, same id
             previous.left_at = None
             return previous
-        assert caller.role is not None
-        participant = ConsultParticipant(
-            id=new_participant_id(),
-            consult_id=consult.id,
-            principal=caller.reference,
-            role=caller.role.value,
-            display=caller.display,
-            practitioner_id=caller.practitioner_id,
-            status=ParticipantStatus.CONNECTED.value,
-            connection_id=connection_id,
-            joined_at=self.services.now(),
-        )
-        self.services.db.add(participant)
-        self.services.db.flush()
-        return participant
+        return self.records.add_participant(consult, caller, connection_id)
 
     def _mark_left(self, participant: ConsultParticipant) -> None:
         participant.status = ParticipantStatus.LEFT.value

@@ -14,6 +14,7 @@ from bridge.consults.states import ConsultState, Urgency
 from bridge.consults.timings import ALERTED, RING_ALL
 from bridge.consults.views import queue_item
 from bridge.db.tables import Consult, LiveConnection, SupervisorAlert
+from bridge.errors import NotFound
 from bridge.services import Services
 
 ALL_ORGANIZATIONS_ALERTS = alerts_topic("*")  # supervisory authorities and the operator see every alert
@@ -32,7 +33,7 @@ class DoctorQueue:
     def home_display(self, home_id: str) -> str:
         try:
             return str(self.services.organizations.get(home_id).get("name", home_id))
-        except Exception:  # a missing name must not stop a ring; the id still identifies it
+        except NotFound:  # a missing name must not stop a ring; the id still identifies it
             return home_id
 
     def item(self, consult: Consult) -> dict[str, Any]:

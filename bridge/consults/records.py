@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bridge.consults.caller import Caller
 from bridge.consults.encounter import encounter_resource
 from bridge.consults.events import Outcome, consult_topic
 from bridge.consults.states import ConsultState, IllegalTransition, ParticipantStatus, check_transition
@@ -55,6 +56,24 @@ class ConsultRecords:
             if participant.principal == reference:
                 return participant
         return None
+
+    def add_participant(self, consult: Consult, caller: Caller, connection_id: str | None) -> ConsultParticipant:
+        """A new participant; connected when it comes with a socket (a station called later has none yet)."""
+        assert caller.role is not None
+        participant = ConsultParticipant(
+            id=new_participant_id(),
+            consult_id=consult.id,
+            principal=caller.reference,
+            role=caller.role.value,
+            display=caller.display,
+            practitioner_id=caller.practitioner_id,
+            status=(ParticipantStatus.CONNECTED if connection_id else ParticipantStatus.RECONNECTING).value,
+            connection_id=connection_id,
+            joined_at=self.now(),
+        )
+        self.db.add(participant)
+        self.db.flush()
+        return participant
 
     def transition(self, consult: Consult, target: ConsultState) -> None:
         try:

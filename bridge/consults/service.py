@@ -12,10 +12,10 @@ from bridge.clock import as_utc
 from bridge.consults.caller import Caller
 from bridge.consults.events import Outcome, station_topic
 from bridge.consults.queue import DoctorQueue
-from bridge.consults.records import ConsultError, ConsultRecords, new_participant_id
-from bridge.consults.states import HOME_SIDE_ROLES, ConsultState, ParticipantRole, ParticipantStatus, Urgency
+from bridge.consults.records import ConsultError, ConsultRecords
+from bridge.consults.states import HOME_SIDE_ROLES, ConsultState, ParticipantRole, Urgency
 from bridge.consults.timings import RingTimings
-from bridge.db.tables import BedsideStation, Consult, ConsultParticipant
+from bridge.db.tables import BedsideStation, Consult
 from bridge.directory.codes import ContractKind
 from bridge.directory.residents import display_name, home_of
 from bridge.errors import BridgeError
@@ -186,20 +186,7 @@ class ConsultService:
         return you
 
     def _add_participant(self, consult: Consult, caller: Caller, connection_id: str | None) -> str:
-        assert caller.role is not None
-        participant = ConsultParticipant(
-            id=new_participant_id(),
-            consult_id=consult.id,
-            principal=caller.reference,
-            role=caller.role.value,
-            display=caller.display,
-            practitioner_id=caller.practitioner_id,
-            status=ParticipantStatus.CONNECTED.value if connection_id else ParticipantStatus.RECONNECTING.value,
-            connection_id=connection_id,
-            joined_at=self.services.now(),
-        )
-        self.services.db.add(participant)
-        return participant.id
+        return self.records.add_participant(consult, caller, connection_id).id
 
     def _visible_resident(self, caller: Caller, patient_id: str) -> dict[str, object]:
         assert caller.principal is not None

@@ -78,7 +78,6 @@ class ParticipantRole(StrEnum):
 
 
 HOME_SIDE_ROLES = frozenset({ParticipantRole.NURSE, ParticipantRole.STATION})
-INVITABLE_ROLES = frozenset({ParticipantRole.SPECIALIST, ParticipantRole.INTERPRETER, ParticipantRole.FAMILY})
 
 
 class ParticipantStatus(StrEnum):
