@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from bridge.api import fhir_routes, health, people_routes, token_routes
+from bridge.api import fhir_routes, health, people_routes, signal_routes, token_routes
 from bridge.api.errors import install_error_handlers
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
+from bridge.signalling.server import SignallingServer
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,18 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime.from_settings(settings or get_settings())
+    signalling = SignallingServer(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await signalling.start()
+        try:
+            yield
+        finally:
+            await signalling.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Nursing-home telemedicine bridge",
         version="0.1.0",
         docs_url="/api/docs",
@@ -35,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/api/openapi.json",
     )
     app.state.runtime = runtime
+    app.state.signalling = signalling
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -49,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(token_routes.router)
     app.include_router(people_routes.router)
     app.include_router(fhir_routes.router)
+    app.include_router(signal_routes.router)
 
     # Only the composition root knows the portal exists.
     from portal.mount import error_page, mount_portal

@@ -146,6 +146,16 @@ class Hub:
         """Send to every listener of the topic on every instance, except the one named by "exclude"."""
         await self._broker.publish(topic, message)
 
+    def send_to(self, connection_id: str, message: dict[str, Any]) -> bool:
+        """Queue a message for one local connection, behind what the hub already queued for it."""
+        connection = self._connections.get(connection_id)
+        if connection is None or not connection.open:
+            return False
+        if not connection.offer(encode(message)):
+            self._overflow(connection)
+            return False
+        return True
+
     def local_listeners(self, topic: str) -> int:
         return len(self._listeners.get(topic, ()))
 

@@ -86,10 +86,18 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn serving an app on a free loopback port, in a thread of the test process."""
 
-    def __init__(self, app: object) -> None:
-        self.port = free_port()
+    def __init__(self, app: object, *, lifespan: bool = False, port: int | None = None) -> None:
+        # Without the lifespan the signalling server starts with the first socket but runs no consult
+        # timers, so tests that set consults up by hand are not swept behind their backs.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on" if lifespan else "off",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -18,7 +18,7 @@ class Caller:
     role: ParticipantRole | None  # None: may watch (supervisor) but not take part
     principal: Principal | None = None  # None for guests
     practitioner_id: str | None = None
-    guest_consult_id: str | None = None  # the one consult a guest was invited to (invitations: next session)
+    guest_consult_id: str | None = None  # the one consult a guest was invited to
 
     @property
     def is_doctor(self) -> bool:
@@ -31,6 +31,14 @@ class Caller:
     @property
     def is_nurse(self) -> bool:
         return self.role is ParticipantRole.NURSE
+
+    @property
+    def is_recorder(self) -> bool:
+        return self.role is ParticipantRole.RECORDER
+
+    @property
+    def is_guest(self) -> bool:
+        return self.guest_consult_id is not None
 
 
 def caller_from_principal(principal: Principal) -> Caller:
@@ -49,4 +57,3 @@ def caller_from_principal(principal: Principal) -> Caller:
         principal=principal,
         practitioner_id=principal.practitioner_id,
     )
-

@@ -59,7 +59,8 @@ def encounter_resource(consult: Consult, participants: Sequence[ConsultParticipa
         "period": period,
         "serviceProvider": {"reference": f"Organization/{consult.hospital_id}"},
     }
-    entries = [_participant(p) for p in participants]
+    # The recorder is equipment, not a person taking part; its recording is a DocumentReference instead.
+    entries = [_participant(p) for p in participants if p.role != ParticipantRole.RECORDER]
     if entries:
         resource["participant"] = entries
     return resource

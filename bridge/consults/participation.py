@@ -85,6 +85,11 @@ class Participation:
         self._settle(consult, reason="reconnect_timeout")
         self.records.announce(consult, outcome)
 
+    def recording_allowed(self, consult: Consult) -> bool:
+        from bridge.recording.consent import recording_consented
+
+        return recording_consented(self.services, consult.patient_id)
+
     def window_over(self, participant: ConsultParticipant) -> bool:
         if participant.disconnected_at is None:
             return False
@@ -109,7 +114,7 @@ class Participation:
             self.records.transition(consult, ConsultState.ENDED)
             consult.end_reason = reason
             return
-        connected = sum(p.status == ParticipantStatus.CONNECTED for p in present)
+        connected = sum(p.status == ParticipantStatus.CONNECTED and p.role != ParticipantRole.RECORDER for p in present)
         if any(p.status == ParticipantStatus.RECONNECTING for p in present):
             target = ConsultState.RECONNECTING
         elif connected >= 2:
@@ -120,7 +125,10 @@ class Participation:
             self.records.transition(consult, target)
 
     def _require_may_join(self, caller: Caller, consult: Consult) -> None:
-        if caller.guest_consult_id is not None:
+        if caller.is_recorder:
+            if not self.recording_allowed(consult):
+                raise ConsultError("forbidden", "no consent to record this consult is on record")
+        elif caller.guest_consult_id is not None:
             if caller.guest_consult_id != consult.id:
                 raise ConsultError("forbidden", "the invitation is for another consult")
         elif caller.is_doctor:
@@ -131,7 +139,13 @@ class Participation:
                 raise ConsultError("forbidden", "the consult was not started at this station")
         elif not (caller.is_nurse and caller.organization_id == consult.home_id):
             raise ConsultError("forbidden", "only the resident's home, the doctor and invited guests join")
-        present = [p for p in self.records.participants(consult) if p.status != ParticipantStatus.LEFT]
+        if caller.is_recorder:
+            return  # not counted: the limit is about people on screen
+        present = [
+            p
+            for p in self.records.participants(consult)
+            if p.status != ParticipantStatus.LEFT and p.role != ParticipantRole.RECORDER
+        ]
         if len(present) >= MAX_PARTICIPANTS:
             raise ConsultError("consult_full", f"a consult has at most {MAX_PARTICIPANTS} participants")
 

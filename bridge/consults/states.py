@@ -30,9 +30,7 @@ class ConsultState(StrEnum):
         return self in {ConsultState.REQUESTED, ConsultState.RINGING}
 
 
-TERMINAL_STATES = frozenset(
-    {ConsultState.ENDED, ConsultState.DECLINED, ConsultState.TIMED_OUT, ConsultState.CANCELLED}
-)
+TERMINAL_STATES = frozenset({ConsultState.ENDED, ConsultState.DECLINED, ConsultState.TIMED_OUT, ConsultState.CANCELLED})
 
 _ALLOWED: dict[ConsultState, frozenset[ConsultState]] = {
     ConsultState.REQUESTED: frozenset({ConsultState.RINGING, ConsultState.CANCELLED}),
@@ -75,6 +73,7 @@ class ParticipantRole(StrEnum):
     SPECIALIST = "specialist"
     INTERPRETER = "interpreter"
     FAMILY = "family"
+    RECORDER = "recorder"  # the consent-gated server-side recorder; not counted in the participant limit
 
 
 HOME_SIDE_ROLES = frozenset({ParticipantRole.NURSE, ParticipantRole.STATION})

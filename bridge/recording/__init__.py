@@ -1,0 +1,1 @@
+"""Consent-gated recording of video consults."""
