@@ -192,6 +192,14 @@ class MeshPeer:
                 logger.info("ice_restart offer from %s: aiortc cannot restart ICE, re-offering", pid)
                 await self._offer(pid)
                 return
+            mine = self._peers.get(pid)
+            if mine is not None and mine.pc.signalingState == "have-local-offer" and not self._polite_to(pid):
+                # Glare: both offered. The polite side (the lower participant id) answers the other's
+                # offer; we are the impolite one and keep waiting for the answer to ours. Should
+                # ours have reached them before they had joined (and been dropped), we offer again.
+                logger.info("offer from %s crossed ours; waiting for the answer to ours", pid)
+                self._spawn(self._reoffer_unless_answered(pid, mine))
+                return
             await self._remove(pid, replaced=True)
             peer = self._new_peer(pid, initiator=False)
             try:
@@ -206,6 +214,16 @@ class MeshPeer:
                     peer.pc.addTrack(fanout.subscribe())
             await peer.pc.setLocalDescription(await peer.pc.createAnswer())
             await self._send_description("signal.answer", pid, peer)
+
+    async def _reoffer_unless_answered(self, pid: str, peer: _Peer) -> None:
+        await asyncio.sleep(self.restart_grace)
+        async with self._locks[pid]:
+            if self._peers.get(pid) is peer and peer.pc.signalingState == "have-local-offer" and self.client.connected:
+                logger.info("no answer from %s to our offer; offering again", pid)
+                await self._offer(pid)
+
+    def _polite_to(self, pid: str) -> bool:
+        return self.participant_id is None or self.participant_id < pid
 
     def _sender(self, message: Message) -> str | None:
         pid = message.get("from")
@@ -296,4 +314,3 @@ class MeshPeer:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-

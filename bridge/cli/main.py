@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from bridge.accounts.service import NewAccount
+from bridge.cli.station import station
 from bridge.db.migrate import upgrade
 from bridge.errors import BridgeError, InvalidInput
 from bridge.i18n import Translator
@@ -155,6 +156,9 @@ def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
     else:
         for key, value in result.items():
             click.echo(f"{key}: {value}")
+
+
+main.add_command(station)
 
 
 @main.group(help="Database.")

@@ -13,6 +13,7 @@ import click
 from bridge.accounts.roles import Role
 from bridge.accounts.service import NewAccount
 from bridge.demo.clinical import DemoClinicalContext, DemoHome, demo_clinical_resources
+from bridge.demo.stations import seed_demo_station
 from bridge.directory.clinicians import practitioner_resource, practitioner_role_resource
 from bridge.directory.codes import ContractKind, OrgKind
 from bridge.directory.contracts import contract_resource
@@ -105,6 +106,7 @@ def seed_demo(services: Services) -> DemoSummary:
             services.accounts.create(
                 NewAccount(username, role.value, org, DEMO_PASSWORD, name, practitioner), services.now()
             )
+    seed_demo_station(services)
     return _summary(services)
 
 
@@ -157,4 +159,7 @@ def print_credentials(summary: DemoSummary, base_url: str) -> None:
     for account in summary.accounts:
         if "password" in account:
             click.echo(f"  {account['username']:<12} {account['role']:<11} {names.get(account['organization_id'], '')}")
-    click.echo(f"  ({len(summary.residents)} residents in {len(HOMES)} homes)\n")
+    click.echo(f"  ({len(summary.residents)} residents in {len(HOMES)} homes)")
+    click.echo(
+        f"A bedside station for room 301, bed 1: python3 -m bridge station --demo --test-pattern --url {base_url}\n"
+    )

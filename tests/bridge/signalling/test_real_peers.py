@@ -56,11 +56,11 @@ def test_station_and_doctor_exchange_video_and_readings_and_survive_a_dropped_so
             assert ring["item"]["consult_id"] == consult_id and ring["item"]["urgency"] == "emergency"
             accepted = await doctor_client.request("consult.accept", consult_id=consult_id)
             doctor_pid = accepted["you"]
-            # The station is called into the consult; once it is there, the doctor joins and offers.
+            # The doctor is in before the called station arrives, so the station (the joiner) offers.
+            await doctor.join(consult_id)
             await wait_for_state(
                 doctor_client, consult_id, lambda c: any(p["role"] == "station" for p in c["participants"])
             )
-            await doctor.join(consult_id)
             frames = await seen.frames_on_newest_track(5, timeout=15)
             assert increasing(frames)
             async with asyncio.timeout(10):
