@@ -35,9 +35,22 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql://host:port/db.",
     )
     redis_url: str | None = Field(default=None, description="Redis for signalling and events across instances.")
+    redis_channel_prefix: str = Field(
+        default="nhbridge:signal:",
+        min_length=1,
+        max_length=64,
+        description="Prefix of the Redis pub/sub channels; deployments sharing one Redis need different ones.",
+    )
     public_base_url: str = Field(default="http://localhost:8000", description="URL users and peers reach.")
     secret_key: SecretStr = Field(default=SecretStr(""), description="Signs tokens; at least 32 characters.")
     token_lifetime_seconds: int = Field(default=600, ge=60, le=MAX_TOKEN_LIFETIME_SECONDS)
+    principal_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long the caller resolved from a bearer token is reused: a deactivated account or "
+        "client keeps access at most this long. 0 reads the account on every request.",
+    )
     session_idle_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     session_max_age_hours: int = Field(default=12, ge=1, le=7 * 24)
     login_max_failures: int = Field(default=5, ge=1, le=100)

@@ -237,6 +237,6 @@ class RedisBroker(Broker):
         await deliver(handler, topic, payload)
 
 
-def broker_for(redis_url: str | None) -> Broker:
+def broker_for(redis_url: str | None, prefix: str = "nhbridge:signal:") -> Broker:
     """Redis when configured (several instances), otherwise the in-process broker."""
-    return RedisBroker(redis_url) if redis_url else LocalBroker()
+    return RedisBroker(redis_url, prefix) if redis_url else LocalBroker()

@@ -4,6 +4,7 @@ one consult, the row version makes the loser's transaction fail and the next swe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -30,14 +31,15 @@ class ConsultTimers:
         self.timings = ring_timings(services)
         self.stale_after: timedelta = presence_stale_after(services)
 
-    def sweep(self) -> Outcome:
+    def sweep(self, open_here: Collection[str] = ()) -> Outcome:
+        """`open_here`: the sweeping instance's own open sockets, alive whatever their presence rows say."""
         outcome = Outcome()
         now = as_utc(self.services.now())
         ringing = self.db.scalars(select(Consult).where(Consult.state == ConsultState.RINGING.value))
         for consult in list(ringing):
             if consult.deadline_at is not None and as_utc(consult.deadline_at) <= now:
                 self._ring_deadline(consult, outcome)
-        self._drop_participants_of_lost_connections(outcome)
+        self._drop_participants_of_lost_connections(outcome, set(open_here))
         reconnecting = self.db.scalars(
             select(ConsultParticipant).where(ConsultParticipant.status == ParticipantStatus.RECONNECTING.value)
         )
@@ -64,9 +66,9 @@ class ConsultTimers:
         consult.deadline_at = self.timings.next_deadline(urgency, consult.escalation, consult.created_at)
         self.records.announce(consult, outcome)
 
-    def _drop_participants_of_lost_connections(self, outcome: Outcome) -> None:
+    def _drop_participants_of_lost_connections(self, outcome: Outcome, open_here: set[str]) -> None:
         now = self.services.now()
-        live = {
+        live = open_here | {
             connection_id
             for connection_id, seen in self.db.execute(select(LiveConnection.connection_id, LiveConnection.seen_at))
             if is_fresh(seen, now, self.stale_after)

@@ -59,7 +59,7 @@ class SignallingServer:
         self.runtime = runtime
         self.settings = runtime.settings
         self.instance = uuid.uuid4().hex[:8]
-        self.hub = Hub(broker_for(self.settings.redis_url))
+        self.hub = Hub(broker_for(self.settings.redis_url, self.settings.redis_channel_prefix))
         self.participants = ParticipantDirectory(runtime)
         self.connections: dict[str, SignalConnection] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -257,7 +257,8 @@ class SignallingServer:
         await self._in_transaction(lambda s: presence.refresh(s, ids, heartbeat))
 
     async def _sweep(self) -> None:
-        outcome = await self._in_transaction(lambda s: ConsultTimers(s).sweep())
+        open_here = list(self.connections)
+        outcome = await self._in_transaction(lambda s: ConsultTimers(s).sweep(open_here))
         await self._publish(outcome)
 
     # --- plumbing ---------------------------------------------------------------------------------
