@@ -152,7 +152,8 @@ class SignallingServer:
                 self._reply(connection, _error("rate_limited", "too many messages; slow down"))
                 if connection.over_flood_limit():
                     await self.hub.detach(connection.id)
-                    await self._close(websocket, CLOSE_FLOOD)
+                    final = _error("rate_limited", "too many refused messages; closing this socket")
+                    await self._send_and_close(websocket, final, CLOSE_FLOOD)
                     return
                 continue
             try:

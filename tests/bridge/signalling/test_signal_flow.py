@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 
 import pytest
 
+from bridge.app import create_app
+from bridge.runtime import Runtime
 from rtc.signalling_client import SignallingClient, SignallingError
 from tests.bridge.signalling.support import BED_H1, ROOM_H1, client, resident_of, run, station_token, ws_url
-from tests.conftest import Bridge
+from tests.conftest import Bridge, make_settings
+from tests.support import LiveServer
 
 
 async def first_ring(*doctors: SignallingClient) -> dict[str, object]:
@@ -173,8 +178,6 @@ def test_bad_frames_get_errors_and_the_socket_goes_on(bridge: Bridge) -> None:
 
         token = await asyncio.to_thread(bridge.token, "nurse1")
         async with connect(ws_url(bridge.url), additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-            import json
-
             welcome = json.loads(await ws.recv())
             assert welcome["type"] == "welcome"
             cases = [
@@ -214,3 +217,44 @@ def test_without_credentials_the_socket_is_refused(bridge: Bridge) -> None:
             assert refused.value.code == "auth_required"
 
     run(body)
+
+
+def test_a_flood_is_refused_and_then_closed_while_other_sockets_go_on(bridge: Bridge, database_url: str) -> None:
+    # A server of its own with a small allowance, so that a busy test machine cannot send slowly
+    # enough to stay within it.
+    runtime = Runtime.from_settings(make_settings(database_url, signal_rate_per_second=1, signal_rate_burst=20))
+
+    async def body(url: str) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed
+
+        token = await asyncio.to_thread(bridge.token, "nurse1")
+        bystander = SignallingClient(ws_url(url), token=await asyncio.to_thread(bridge.token, "doctor"))
+        await bystander.connect()
+        headers = {"Authorization": f"Bearer {token}"}
+        codes: list[str] = []
+        async with connect(ws_url(url), additional_headers=headers) as ws:
+            await ws.recv()  # welcome
+
+            async def read() -> None:
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        codes.append(json.loads(await ws.recv()).get("code", "pong"))
+
+            reader = asyncio.create_task(read())
+            ping = json.dumps({"v": 1, "type": "ping"})
+            with contextlib.suppress(ConnectionClosed):
+                for _ in range(200):
+                    await ws.send(ping)
+            await asyncio.wait_for(reader, 10)
+            assert ws.close_code == 4429
+        # What was still queued for the socket is dropped at the close; the last word says why.
+        assert codes[-1] == "rate_limited"
+        assert (await bystander.request("ping"))["type"] == "pong"
+        await bystander.close()
+
+    try:
+        with LiveServer(create_app(runtime=runtime)) as server:
+            run(lambda: body(server.url))
+    finally:
+        runtime.engine.dispose()
