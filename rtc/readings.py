@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 from aiortc import RTCDataChannel
@@ -37,12 +37,14 @@ class Spo2Reading(TypedDict):
     kind: Literal["spo2"]
     t: float
     value: int  # percent
+    simulated: NotRequired[bool]  # present (true) only when no device measured it
 
 
 class HrReading(TypedDict):
     kind: Literal["hr"]
     t: float
     value: int  # beats per minute
+    simulated: NotRequired[bool]
 
 
 class BpReading(TypedDict):
@@ -50,6 +52,7 @@ class BpReading(TypedDict):
     t: float
     systolic: int  # mmHg
     diastolic: int
+    simulated: NotRequired[bool]
 
 
 Reading = EcgReading | Spo2Reading | HrReading | BpReading
@@ -61,6 +64,8 @@ _FIELDS: dict[str, frozenset[str]] = {
     "bp": frozenset({"kind", "t", "systolic", "diastolic"}),
 }
 _LIMITS = {"spo2": (0, 100), "hr": (0, 350), "bp": (0, 350)}
+# A vital sign that no device measured says so on the wire, so that no doctor takes it for a measurement.
+SIMULATED = "simulated"
 
 
 def encode_reading(reading: Reading | Mapping[str, Any]) -> str:
@@ -84,8 +89,11 @@ def validate_reading(obj: object) -> Reading:
     if kind not in _FIELDS:
         raise ValueError(f"unknown reading kind {kind!r}")
     # Like the signalling frames, unknown fields are refused so that typos do not pass silently.
-    if set(obj) != _FIELDS[kind]:
+    simulated = obj.get(SIMULATED, False)
+    if set(obj) - {SIMULATED} != _FIELDS[kind] or (SIMULATED in obj and kind == "ecg"):
         raise ValueError(f"{kind} reading needs fields {sorted(_FIELDS[kind])}, got {sorted(obj)}")
+    if simulated is not True and SIMULATED in obj:
+        raise ValueError("simulated, when present, is true")
     t = obj["t"]
     if not _is_number(t) or not math.isfinite(t) or t <= 0:
         raise ValueError(f"t must be unix seconds, got {t!r}")
@@ -105,13 +113,21 @@ def validate_reading(obj: object) -> Reading:
         systolic, diastolic = obj["systolic"], obj["diastolic"]
         if not (_is_int(systolic) and _is_int(diastolic) and low <= diastolic <= systolic <= high):
             raise ValueError(f"bp needs integers {low} <= diastolic <= systolic <= {high}, got {systolic}/{diastolic}")
-        return BpReading(kind="bp", t=float(t), systolic=systolic, diastolic=diastolic)
+        bp = BpReading(kind="bp", t=float(t), systolic=systolic, diastolic=diastolic)
+        if simulated:
+            bp["simulated"] = True
+        return bp
     value = obj["value"]
     if not _is_int(value) or not low <= value <= high:
         raise ValueError(f"{kind} value must be an integer {low}-{high}, got {value!r}")
+    vital: Spo2Reading | HrReading
     if kind == "spo2":
-        return Spo2Reading(kind="spo2", t=float(t), value=value)
-    return HrReading(kind="hr", t=float(t), value=value)
+        vital = Spo2Reading(kind="spo2", t=float(t), value=value)
+    else:
+        vital = HrReading(kind="hr", t=float(t), value=value)
+    if simulated:
+        vital["simulated"] = True
+    return vital
 
 
 def _is_int(value: object) -> bool:
@@ -216,15 +232,16 @@ class ReadingsStream:
             hr = self.heart_rate_at(sent)
             if hr is None:
                 simulated_hr = min(90.0, max(60.0, simulated_hr + rng.uniform(-1.0, 1.0)))
-                hr = round(simulated_hr)
-            yield HrReading(kind="hr", t=now, value=hr)
+                yield HrReading(kind="hr", t=now, value=round(simulated_hr), simulated=True)
+            else:
+                yield HrReading(kind="hr", t=now, value=hr)
             if not self.simulate_vitals:
                 continue
             spo2 = _walk(rng, spo2, 94, 99)
             systolic = _walk(rng, systolic, 118, 138)
             diastolic = _walk(rng, diastolic, 70, 84)
-            yield Spo2Reading(kind="spo2", t=now, value=spo2)
-            yield BpReading(kind="bp", t=now, systolic=systolic, diastolic=diastolic)
+            yield Spo2Reading(kind="spo2", t=now, value=spo2, simulated=True)
+            yield BpReading(kind="bp", t=now, systolic=systolic, diastolic=diastolic, simulated=True)
 
 
 def _walk(rng: random.Random, value: int, low: int, high: int) -> int:

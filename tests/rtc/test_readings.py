@@ -80,6 +80,19 @@ def test_bad_input_is_refused(data: str, complaint: str) -> None:
         decode_reading(data)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"kind": "spo2", "t": 1.0, "value": 97, "simulated": false}',
+        '{"kind": "ecg", "t": 1.0, "hz": 250, "lead": "II", "uv": [1], "simulated": true}',
+    ],
+)
+def test_simulated_is_only_a_true_flag_on_vital_signs(data: str) -> None:
+    with pytest.raises(ValueError):
+        decode_reading(data)
+    assert decode_reading('{"kind": "bp", "t": 1.0, "systolic": 120, "diastolic": 80, "simulated": true}')["simulated"]
+
+
 def test_encode_refuses_what_decode_would() -> None:
     with pytest.raises(ValueError):
         encode_reading({"kind": "hr", "t": 1_700_000_000, "value": -1})
@@ -119,6 +132,9 @@ def test_stream_paces_ecg_chunks_and_sends_vitals_once_a_second() -> None:
         vitals = {r["kind"]: r for r in got if r["kind"] != "ecg"}
         assert 94 <= vitals["spo2"]["value"] <= 99
         assert 118 <= vitals["bp"]["systolic"] <= 138 and 70 <= vitals["bp"]["diastolic"] <= 84
+        # SpO2 and blood pressure are made up, and say so; the heart rate is measured, and says nothing.
+        assert vitals["spo2"]["simulated"] is True and vitals["bp"]["simulated"] is True
+        assert "simulated" not in vitals["hr"]
 
     run(body)
 
@@ -134,6 +150,6 @@ def test_stream_loops_over_a_short_excerpt_and_simulates_hr_without_beats() -> N
                 break
         assert [r["kind"] for r in got] == ["ecg", "ecg", "hr", "ecg", "ecg", "hr", "ecg"]
         hr = [r for r in got if r["kind"] == "hr"]
-        assert all(60 <= r["value"] <= 90 for r in hr)
+        assert all(60 <= r["value"] <= 90 and r.get("simulated") is True for r in hr)
 
     run(body)
