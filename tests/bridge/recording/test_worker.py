@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bridge.recording.documents import RecordingStore
 from bridge.recording.tables import ConsultRecording
-from bridge.recording.worker import RecorderWorker
+from bridge.recording.worker import RecorderWorker, recording_store
 from rtc.media import LocalMedia, ToneAudioTrack
 from rtc.mesh import MeshPeer
 from rtc.signalling_client import SignallingClient
@@ -140,3 +140,10 @@ def test_the_recorder_rejoins_after_losing_its_socket_and_stores_on_shutdown(bri
     assert len(documents) == 2
     names = sorted(d["content"][0]["attachment"]["title"] for d in documents)
     assert names[0].endswith("-1.webm") and names[1].endswith("-2.webm")
+
+
+def test_the_recording_store_defaults_until_settings_name_it(bridge: Bridge) -> None:
+    store = recording_store(bridge.runtime.settings)
+    assert store.retention == timedelta(days=1096)  # three years
+    assert store.base_url == "http://testserver/recordings"
+    assert store.url("c-1/p-1-1.webm") == "http://testserver/recordings/c-1/p-1-1.webm"
