@@ -224,10 +224,20 @@ class TrackFanout:
                 frame: Frame | Packet[Stream] | None = await self.source.recv()
             except MediaStreamError:
                 frame = None
+            if isinstance(frame, av.VideoFrame) and frame.format.name != "yuv420p":
+                # Each subscriber's encoder would otherwise convert this one shared frame in its own
+                # thread with the frame's single cached swscale context, which crashes libswscale.
+                frame = _as_yuv420p(frame)
             for subscriber in self._subscribers:
                 subscriber.offer(frame)
             if frame is None:
                 return
+
+
+def _as_yuv420p(frame: av.VideoFrame) -> av.VideoFrame:
+    converted = frame.reformat(format="yuv420p")
+    converted.pts, converted.time_base = frame.pts, frame.time_base
+    return converted
 
 
 class _FanoutTrack(MediaStreamTrack):

@@ -122,3 +122,20 @@ def test_fanout_gives_every_subscriber_the_frames_and_reads_only_while_subscribe
         await fanout.aclose()
 
     run(body)
+
+
+def test_fanout_shares_video_only_as_yuv420p() -> None:
+    """Encoders in several threads must never convert one shared frame at once (libswscale crashes),
+    so the fanout converts an RGB test pattern once, keeping its timing."""
+
+    async def body() -> None:
+        source = TestPatternVideoTrack(64, 48, 30)
+        fanout = TrackFanout(source)
+        first, second = fanout.subscribe(), fanout.subscribe()
+        a, b = await first.recv(), await second.recv()
+        assert a is b and a.format.name == "yuv420p"
+        assert a.pts is not None and a.time_base is not None
+        assert (a.width, a.height) == (64, 48)
+        await fanout.aclose()
+
+    run(body)

@@ -25,22 +25,6 @@ from tests.rtc.test_mesh import frame_number, increasing
 CONSULT = "c-rec-1"
 
 
-class Yuv420TestPattern(TestPatternVideoTrack):
-    """The test pattern already in the encoders' pixel format.
-
-    TrackFanout hands one frame object to every connection, and aiortc's encoders (each in an
-    executor thread) convert an RGB frame with the frame's one cached swscale context: with two
-    receivers, as here, that crashes the process. Until media.py converts once per frame, the
-    station's frames are converted here, in the event loop, before they are shared.
-    """
-
-    __test__ = False
-
-    async def recv(self) -> Any:
-        frame = await super().recv()
-        return frame.reformat(format="yuv420p")
-
-
 @dataclass
 class Decoded:
     video_frames: list[int]  # the test pattern's frame counters, in file order
@@ -111,7 +95,7 @@ async def recorded_call(directory: Path) -> AsyncIterator[Call]:
     """A station sending the test pattern and a 440 Hz tone, a family member sending only an 880 Hz
     tone, both in the consult before the recorder joins (so the recorder offers to both)."""
     async with FakeRelay() as relay:
-        station_media = LocalMedia(audio=ToneAudioTrack(440), video=Yuv420TestPattern(320, 240, 15))
+        station_media = LocalMedia(audio=ToneAudioTrack(440), video=TestPatternVideoTrack(320, 240, 15))
         family_media = LocalMedia(audio=ToneAudioTrack(880))
         clients = [SignallingClient(relay.url, token=name) for name in ("station", "family", "recorder")]
         for client in clients:

@@ -16,13 +16,13 @@ from bridge.recording.documents import RecordingStore
 from bridge.recording.tables import ConsultRecording
 from bridge.recording.worker import RecorderWorker
 from bridge.signalling.tokens import issue_recorder_token
-from rtc.media import LocalMedia, ToneAudioTrack
+from rtc.media import LocalMedia, TestPatternVideoTrack, ToneAudioTrack
 from rtc.mesh import MeshPeer
 from rtc.signalling_client import SignallingClient, SignallingError
 from tests.bridge.recording.support import consent, new_resident
 from tests.bridge.signalling.support import client, run, ws_url
 from tests.conftest import Bridge
-from tests.rtc.test_recorder import Yuv420TestPattern, decode, increasing
+from tests.rtc.test_recorder import decode, increasing
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +60,7 @@ def test_the_server_calls_the_recorder_into_a_consented_consult(bridge: Bridge, 
         consent(services, patient_id, guardian_name="录建国")
 
     async def body() -> str:
-        nurse_media = LocalMedia(audio=ToneAudioTrack(440), video=Yuv420TestPattern(320, 240, 15))
+        nurse_media = LocalMedia(audio=ToneAudioTrack(440), video=TestPatternVideoTrack(320, 240, 15))
         doctor_media = LocalMedia(audio=ToneAudioTrack(880))
         nurse, doctor = await client(bridge, "nurse1"), await client(bridge, "doctor")
         nurse_peer, doctor_peer = MeshPeer(nurse, media=nurse_media), MeshPeer(doctor, media=doctor_media)

@@ -14,13 +14,13 @@ from pathlib import Path
 from bridge.recording.documents import RecordingStore
 from bridge.recording.tables import ConsultRecording
 from bridge.recording.worker import RecorderWorker, recording_store
-from rtc.media import LocalMedia, ToneAudioTrack
+from rtc.media import LocalMedia, TestPatternVideoTrack, ToneAudioTrack
 from rtc.mesh import MeshPeer
 from rtc.signalling_client import SignallingClient
 from tests.bridge.recording.support import consent, encounter, new_resident
 from tests.conftest import Bridge
 from tests.rtc.fake_relay import FakeRelay, run
-from tests.rtc.test_recorder import Yuv420TestPattern, decode, increasing
+from tests.rtc.test_recorder import decode, increasing
 
 
 @dataclass
@@ -39,7 +39,7 @@ async def recorder_beside_a_station(bridge: Bridge, directory: Path, consult_id:
         worker = RecorderWorker(
             bridge.runtime, relay.url, token=lambda: "recorder", store=store, sweep_interval=None, backoff_initial=0.05
         )
-        media = LocalMedia(audio=ToneAudioTrack(440), video=Yuv420TestPattern(320, 240, 15))
+        media = LocalMedia(audio=ToneAudioTrack(440), video=TestPatternVideoTrack(320, 240, 15))
         client = SignallingClient(relay.url, token="station")
         await client.connect()
         station = MeshPeer(client, media=media)
