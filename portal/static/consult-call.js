@@ -9,6 +9,7 @@ import { SignalClient, elapsed, errorText, translator } from "./signal.js";
 
 const WAITING = new Set(["requested", "ringing"]);
 const TERMINAL = new Set(["ended", "declined", "timed_out", "cancelled"]);
+const LIVE = new Set(["accepted", "in_call", "reconnecting"]);
 const NO_TILE_ROLES = new Set(["recorder"]);
 
 const data = JSON.parse(document.getElementById("call-data").textContent);
@@ -35,6 +36,7 @@ const ui = {
   mute: $("[data-action=mute]"),
   camera: $("[data-action=camera]"),
   hangup: $("[data-action=hangup]"),
+  invite: $("[data-panel=invite]"),
 };
 
 let consultId = data.consult_id;
@@ -201,6 +203,7 @@ function applyState(next) {
   ui.ringing.hidden = !waiting;
   ui.cancel.hidden = !waiting || data.hang_up !== "end";
   ui.hangup.hidden = waiting;
+  if (ui.invite) ui.invite.hidden = !LIVE.has(state);
   mesh.update(next);
   renderTiles(next.participants || []);
   if (TERMINAL.has(state)) finish(next);
@@ -303,6 +306,32 @@ async function act(type) {
     if (err.code === "consult_ended") finish(consult, t("consult.error.consult_ended"));
     else showError(errorText(t, strings, err.code));
   }
+}
+
+// The doctor invites a specialist, an interpreter or a family member with a one-time link.
+if (ui.invite) {
+  const button = ui.invite.querySelector("[data-action=invite]");
+  const url = ui.invite.querySelector("[data-field=invite-url]");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const role = ui.invite.querySelector("[data-field=invite-role]").value;
+      const reply = await signal.request("consult.invite", { consult_id: consultId, role });
+      url.value = reply.url;
+      const until = new Date(reply.expires_at).toLocaleTimeString(document.documentElement.lang, {
+        hour: "2-digit",
+        minute: "2-digit",
+      });
+      ui.invite.querySelector("[data-field=invite-expires]").textContent = t("call.invite_expires", { time: until });
+      ui.invite.querySelector("[data-field=invite-result]").hidden = false;
+      url.select();
+    } catch (err) {
+      showError(errorText(t, strings, err.code));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  url.addEventListener("focus", () => url.select());
 }
 
 ui.cancel.addEventListener("click", () => act("consult.cancel"));

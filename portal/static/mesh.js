@@ -1,12 +1,14 @@
 // The browser's side of a consult's full mesh (docs/signalling.md, "Media between participants"):
 // one RTCPeerConnection per other participant. The joiner offers to everyone connected; an offer
 // from a participant we already have a connection with replaces it (an `ice_restart` offer is
-// answered on the existing one); whoever offers opens the `readings` data channel first; ICE
+// answered on the existing one), except when both offered at once: then only the participant with
+// the lower id gives way, as rtc/mesh.py does; whoever offers opens the `readings` channel first; ICE
 // candidates trickle both ways. Work for one participant is queued, so an offer is always handled
 // before the candidates that follow it.
 
 const READINGS = "readings";
 const RESTART_AFTER_MS = { initiator: 1000, other: 3000 };
+const REOFFER_AFTER_MS = 3000;
 
 export class Mesh {
   // callbacks: onPeer(pid) when a new connection replaces any old one, onTrack(pid, track),
@@ -82,6 +84,17 @@ export class Mesh {
   async answerOffer(message) {
     const pid = message.from;
     let peer = this.peers.get(pid);
+    if (!message.ice_restart && peer && peer.pc.signalingState === "have-local-offer" && !this.politeTo(pid)) {
+      // Glare: both offered (as rtc/mesh.py decides it). The lower participant id is polite and
+      // answers; we are the other one and wait for the answer to ours, offering again should none
+      // come (ours may have reached a socket of theirs that has gone since).
+      const waiting = peer;
+      setTimeout(() => {
+        if (this.peers.get(pid) !== waiting || waiting.pc.signalingState !== "have-local-offer") return;
+        if (this.signal.connected) this.serial(pid, () => this.offer(pid));
+      }, REOFFER_AFTER_MS);
+      return;
+    }
     if (!(message.ice_restart && peer)) {
       this.remove(pid, true);
       peer = this.newPeer(pid, false);
@@ -138,6 +151,10 @@ export class Mesh {
 
   sendCandidate(pid, candidate) {
     this.signal.send("signal.candidate", { consult_id: this.consultId, to: pid, candidate });
+  }
+
+  politeTo(pid) {
+    return this.me === null || this.me < pid;
   }
 
   // --- connections ------------------------------------------------------------------------------

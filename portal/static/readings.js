@@ -37,14 +37,12 @@ export class ReadingsView {
         this.addEcg(reading);
         break;
       case "spo2":
-        this.show("spo2", reading.value);
-        break;
       case "hr":
-        this.show("hr", reading.value);
+        this.show(reading.kind, reading.value, reading.simulated === true);
         break;
       case "bp":
         if (Number.isFinite(reading.systolic) && Number.isFinite(reading.diastolic)) {
-          this.show("bp", `${reading.systolic}/${reading.diastolic}`);
+          this.show("bp", `${reading.systolic}/${reading.diastolic}`, reading.simulated === true);
         }
         break;
       default:
@@ -52,10 +50,14 @@ export class ReadingsView {
     }
   }
 
-  show(name, value) {
+  // A value the station made up (no device for it: docs/signalling.md `simulated`) is marked so.
+  show(name, value, simulated) {
     const field = this.fields[name];
     if (!field || value === undefined || value === null) return;
     field.textContent = String(value);
+    const mark = this.root.querySelector(`[data-simulated=${name}]`);
+    if (mark) mark.hidden = !simulated;
+    field.classList.toggle("is-simulated", simulated);
     field.classList.remove("fresh");
     void field.offsetWidth; // restart the highlight animation
     field.classList.add("fresh");

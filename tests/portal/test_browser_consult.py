@@ -8,18 +8,29 @@ Debian's Chromium with a fake camera (never `playwright install`); fails, not sk
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bridge.i18n import Translator
+from rtc.media import LocalMedia, TestPatternVideoTrack
+from rtc.readings import ReadingsStream
+from rtc.signalling_client import SignallingClient
+from rtc.station import StationAgent
+from tests.bridge.signalling.support import BED_H1, ROOM_H1, station_token, ws_url
 from tests.conftest import Bridge
 from tests.portal.test_browser_login import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, log_in
+from tests.rtc.test_mesh import heartbeat_ecg
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +47,82 @@ FRAMES_DECODED = """async () => {
   }
   return { peers: peers.length, frames };
 }"""
+
+
+FRAMES_PER_PEER = """async () => {
+  const result = {};
+  for (const [pid, pc] of Object.entries(window.__consultPeers || {})) {
+    result[pid] = 0;
+    const stats = await pc.getStats();
+    stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") result[pid] += s.framesDecoded || 0; });
+  }
+  return result;
+}"""
+
+
+class TestPatternVideoTrack(TestPatternVideoTrack):
+    """The test pattern already in the encoder's pixel format.
+
+    rtc.media's TestPatternVideoTrack makes rgb24 frames and TrackFanout hands the same frame object
+    to every connection; aiortc's VP8 encoders then call frame.reformat() on it from several executor
+    threads at once, which crashes the process (SIGSEGV in aiortc/codecs/vpx.py encode) as soon as a
+    station sends to two participants. Converting once here avoids that shared reformat.
+    """
+
+    async def recv(self) -> Any:
+        frame = await super().recv()
+        return frame.reformat(format="yuv420p")
+
+
+class StationInThread:
+    """The bedside station agent (aiortc, test pattern, ECG readings) on its own event loop."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.token = station_token(bridge)
+        self.url = ws_url(bridge.url)
+        self.agent: StationAgent | None = None
+        self.ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    async def _main(self) -> None:
+        media = LocalMedia(video=TestPatternVideoTrack(320, 240, 15))
+        self.agent = StationAgent(
+            SignallingClient(self.url, token=self.token),
+            media,
+            room=ROOM_H1,
+            bed=BED_H1,
+            auto_answer=True,  # the home lets it answer ward rounds, once a nurse arms it
+            readings=ReadingsStream(heartbeat_ecg(), 250),
+            backoff_initial=0.05,
+        )
+        self._task = asyncio.create_task(self.agent.run())
+        await asyncio.wait_for(self.agent.registered.wait(), 15)
+        self.ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        media.close()
+
+    def __enter__(self) -> StationInThread:
+        self._thread.start()
+        assert self.ready.wait(20), "the station agent did not register"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(timeout=15)
+
+    @property
+    def station_id(self) -> str:
+        assert self.agent is not None and self.agent.registration is not None
+        return str(self.agent.registration["station_id"])
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +154,14 @@ def wait_for_frames(page: Page, minimum: int = 1, timeout: float = 30.0) -> dict
     raise AssertionError(f"no video frames decoded on {page.url}: {seen}")
 
 
+def picture(page: Page, path: Path) -> None:
+    """A screenshot for people to look at, not a check: a busy machine may not render one in time."""
+    try:
+        page.screenshot(path=str(path), timeout=60000)
+    except PlaywrightTimeoutError:
+        print(f"no screenshot {path.name}: the page did not render in time")
+
+
 def watch_console(page: Page, problems: list[str]) -> None:
     def check(message: ConsoleMessage) -> None:
         where = message.location.get("url", "")
@@ -85,6 +180,7 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
     patient_id, patient_name = a_resident_of_home_1(bridge)
     nurse_ctx = browser.new_context(viewport=VIEWPORT)
     doctor_ctx = browser.new_context(viewport=VIEWPORT)
+    guest_ctx = browser.new_context(viewport=VIEWPORT)
     problems: list[str] = []
     try:
         doctor = doctor_ctx.new_page()
@@ -113,6 +209,10 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         expect(nurse.get_by_test_id("call-state")).to_have_text(ZH("consult.state.ringing"))
         expect(nurse.get_by_test_id("ringing-wait")).to_have_text(re.compile(r"00:0\d"))
         expect(nurse.get_by_test_id("call-cancel")).to_be_visible()
+        nurse.reload()  # the requester rejoins the same consult: it keeps ringing, it is not requested again
+        expect(nurse).to_have_url(f"{bridge.url}/consults/{consult_id}/call")
+        expect(nurse.get_by_test_id("call-state")).to_have_text(ZH("consult.state.ringing"))
+        expect(nurse.get_by_test_id("ringing-wait")).to_have_text(re.compile(r"00:\d\d"))
 
         # The doctor's queue rings: an emergency, at the top, with sound.
         item = doctor.locator(f'[data-testid=queue-item][data-consult="{consult_id}"]')
@@ -151,6 +251,30 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         nurse.get_by_test_id("call-mute").click()
         expect(nurse.get_by_test_id("call-mute")).to_have_attribute("aria-pressed", "false")
 
+        # The doctor invites a family member; the guest joins by the one-time link and leaves again.
+        invite = doctor.get_by_test_id("invite")
+        expect(invite).to_be_visible()
+        invite.locator("summary").click()
+        doctor.get_by_test_id("invite-role").select_option("family")
+        doctor.get_by_test_id("invite-create").click()
+        expect(doctor.get_by_test_id("invite-url")).to_have_value(re.compile(r"/join/[^/]+$"))
+        link = urlsplit(doctor.get_by_test_id("invite-url").input_value()).path
+        guest = guest_ctx.new_page()
+        watch_console(guest, problems)
+        guest.goto(f"{bridge.url}{link}")
+        guest.locator("input[name=name]").fill("王小明")
+        guest.get_by_test_id("guest-submit").click()
+        expect(guest).to_have_url(f"{bridge.url}/guest/call")
+        expect(guest.get_by_test_id("tile-remote")).to_have_count(2, timeout=20000)
+        expect(doctor.locator('[data-testid=tile-remote][data-role="family"]')).to_contain_text("王小明")
+        wait_for_frames(guest)
+        expect(guest.get_by_test_id("call-hangup")).to_have_text(ZH("call.leave"))
+        expect(guest.get_by_test_id("invite")).to_have_count(0)  # only the doctor invites
+        guest.screenshot(path=str(tmp_path / "5b-guest-call.png"))
+        guest.get_by_test_id("call-hangup").click()
+        expect(guest.get_by_test_id("ended-text")).to_have_text(ZH("call.left"))
+        expect(doctor.get_by_test_id("tile-remote")).to_have_count(1, timeout=15000)
+
         # A reload rejoins as the same participant and the video comes back on a new connection.
         doctor.reload()
         expect(doctor.get_by_test_id("call-state")).to_have_text(ZH("consult.state.in_call"), timeout=20000)
@@ -165,6 +289,94 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         expect(doctor.get_by_test_id("ended-text")).to_contain_text(ZH("consult.state.ended"))
         assert doctor.evaluate("Object.keys(window.__consultPeers).length") == 0
         doctor.screenshot(path=str(tmp_path / "6-doctor-ended.png"))
+        assert problems == [], "\n".join(problems)
+    finally:
+        nurse_ctx.close()
+        doctor_ctx.close()
+        guest_ctx.close()
+
+
+def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings(
+    bridge: Bridge, browser: Browser, tmp_path: Path
+) -> None:
+    patient_id, _ = a_resident_of_home_1(bridge)
+    nurse_ctx = browser.new_context(viewport=VIEWPORT)
+    doctor_ctx = browser.new_context(viewport=VIEWPORT)
+    problems: list[str] = []
+    try:
+        with StationInThread(bridge) as station:
+            doctor = doctor_ctx.new_page()
+            watch_console(doctor, problems)
+            log_in(doctor, bridge, "doctor")
+            expect(doctor).to_have_url(f"{bridge.url}/")
+            # The doctor's home page has the queue too.
+            expect(doctor.get_by_test_id("consult-queue")).to_have_attribute("data-socket", "open")
+
+            nurse = nurse_ctx.new_page()
+            watch_console(nurse, problems)
+            log_in(nurse, bridge, "nurse1")
+            expect(nurse).to_have_url(f"{bridge.url}/")
+            nurse.goto(f"{bridge.url}/residents/{patient_id}")
+            # The nurse arms the station for ward rounds, and disarms it again (station.arm).
+            listed = nurse.locator(f'[data-testid=station][data-station="{station.station_id}"]')
+            expect(listed).to_contain_text(ZH("consult.stations.disarmed"))
+            listed.get_by_test_id("station-arm").click()
+            expect(listed).to_contain_text(ZH("consult.stations.armed"))
+            expect(listed.get_by_test_id("station-arm")).to_have_text(ZH("consult.stations.disarm"))
+            picture(nurse, tmp_path / "6b-nurse-resident-station-armed.png")
+            listed.get_by_test_id("station-arm").click()
+            expect(listed).to_contain_text(ZH("consult.stations.disarmed"))
+
+            choice = nurse.get_by_test_id("consult-station")
+            expect(choice.locator(f'option[value="{station.station_id}"]')).to_have_count(1)
+            choice.select_option(station.station_id)
+            nurse.get_by_test_id("consult-reason").fill("夜间心悸")
+            nurse.get_by_test_id("consult-urgent").click()
+            expect(nurse).to_have_url(re.compile(r"/consults/[0-9a-f-]{36}/call$"), timeout=15000)
+            consult_id = nurse.url.rsplit("/", 2)[-2]
+
+            # An urgent request rings one on-duty doctor; every doctor of the hospital sees it queued.
+            item = doctor.locator(f'[data-testid=queue-item][data-consult="{consult_id}"]')
+            expect(item).to_be_visible(timeout=15000)
+            expect(item).to_have_attribute("data-urgency", "urgent")
+            item.get_by_test_id("queue-accept").click()
+            expect(doctor).to_have_url(f"{bridge.url}/consults/{consult_id}/call", timeout=15000)
+
+            # The station was called in: the doctor sees the nurse and the station, and its readings.
+            tiles = doctor.get_by_test_id("tile-remote")
+            expect(tiles).to_have_count(2, timeout=20000)
+            expect(doctor.locator('[data-testid=tile-remote][data-role="station"]')).to_contain_text(
+                ZH("consult.role.station")
+            )
+            readings = doctor.get_by_test_id("readings")
+            expect(readings).to_be_visible(timeout=20000)
+            expect(readings).to_have_attribute("data-count", re.compile(r"[1-9]\d+"), timeout=15000)
+            expect(doctor.get_by_test_id("reading-hr")).to_have_text(re.compile(r"^\d{2,3}$"), timeout=15000)
+            expect(doctor.get_by_test_id("reading-spo2")).to_have_text(re.compile(r"^\d{2,3}$"))
+            expect(doctor.get_by_test_id("reading-bp")).to_have_text(re.compile(r"^\d{2,3}/\d{2,3}$"))
+            # The test station has no SpO2 or blood-pressure device: those values say they are simulated.
+            expect(doctor.get_by_test_id("simulated-bp")).to_be_visible()
+            expect(doctor.get_by_test_id("simulated-spo2")).to_be_visible()
+            expect(doctor.get_by_test_id("simulated-hr")).to_be_hidden()  # measured from the ECG
+            deadline = time.monotonic() + 30
+            frames: dict[str, int] = {}
+            while time.monotonic() < deadline:
+                frames = doctor.evaluate(FRAMES_PER_PEER)
+                if len(frames) == 2 and all(n > 0 for n in frames.values()):
+                    break
+                time.sleep(0.25)
+            assert len(frames) == 2 and all(n > 0 for n in frames.values()), frames
+            wait_for_frames(nurse)
+            time.sleep(1.5)  # let the ECG strip scroll for the picture
+            picture(doctor, tmp_path / "7-doctor-call-with-station.png")
+            picture(nurse, tmp_path / "8-nurse-call-with-station.png")
+
+            nurse.get_by_test_id("call-hangup").click()
+            expect(doctor.get_by_test_id("call-ended")).to_be_visible(timeout=15000)
+            deadline = time.monotonic() + 10
+            while station.agent is not None and station.agent.consult_id is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert station.agent is not None and station.agent.consult_id is None
         assert problems == [], "\n".join(problems)
     finally:
         nurse_ctx.close()
