@@ -49,6 +49,7 @@ let acceptedAt = null;
 const remoteStreams = new Map();
 
 const signal = new SignalClient(data.signal_path);
+window.__consultSignal = signal; // for tests: drop the socket to see the page reconnect and rejoin
 const readings = new ReadingsView($("[data-panel=readings]"));
 const mesh = new Mesh(signal, {
   onPeer: (pid) => {
@@ -219,7 +220,8 @@ function finish(last, text) {
   const reasonKey = last && last.end_reason ? `consult.end_reason.${last.end_reason}` : null;
   const stateText = last ? t(`consult.state.${last.state}`) : "";
   ui.endedText.textContent = text || (reasonKey && reasonKey in strings ? `${stateText}（${t(reasonKey)}）` : stateText);
-  root.dataset.state = last ? last.state : "left";
+  root.dataset.state = last ? last.state : "over";
+  root.dataset.over = "true";
   ui.ended.hidden = false;
   ui.ringing.hidden = true;
   ui.controls.hidden = true;
@@ -290,7 +292,12 @@ signal.onOpen(async (welcome) => {
     showError("");
   } catch (err) {
     if (err.code === "consult_ended") finish(consult, t("consult.error.consult_ended"));
-    else if (err.code !== "closed") showError(errorText(t, strings, err.code));
+    else if (!consultId && data.request) {
+      // Refused, or the socket went before the reply: whether a consult started is then unknown,
+      // and requesting again on the next socket could start a second one.
+      const lost = err.code === "closed" || err.code === "timeout";
+      finish(null, lost ? t("call.request_unknown") : errorText(t, strings, err.code));
+    } else if (err.code !== "closed") showError(errorText(t, strings, err.code));
   }
 });
 

@@ -165,8 +165,8 @@ def picture(page: Page, path: Path) -> None:
 def watch_console(page: Page, problems: list[str]) -> None:
     def check(message: ConsoleMessage) -> None:
         where = message.location.get("url", "")
-        if where.endswith("/favicon.ico"):
-            return  # the portal has no icon
+        if where.endswith("/favicon.ico") or "ERR_INTERNET_DISCONNECTED" in message.text:
+            return  # the portal has no icon; reconnect attempts fail while a test keeps the browser offline
         if message.type == "error" or "Content Security Policy" in message.text:
             problems.append(f"{page.url}: {message.text} ({where})")
 
@@ -282,6 +282,24 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         wait_for_frames(nurse)
         expect(nurse.get_by_test_id("tile-remote")).to_have_count(1)
 
+        # The nurse's own socket drops and the network stays away for a moment: her page says so, the
+        # doctor sees her reconnecting; back online, her page reconnects, rejoins and offers again.
+        nurse_ctx.set_offline(True)
+        nurse.evaluate("window.__consultSignal.ws.close()")
+        expect(nurse.get_by_test_id("self-reconnecting")).to_be_visible()
+        expect(nurse.get_by_test_id("self-reconnecting")).to_have_text(ZH("call.self_reconnecting"))
+        remote_nurse = doctor.get_by_test_id("tile-remote")
+        expect(remote_nurse).to_have_attribute("data-status", "reconnecting", timeout=15000)
+        expect(remote_nurse.locator(".tile-overlay")).to_have_text(ZH("call.reconnecting"))
+        expect(doctor.get_by_test_id("call-state")).to_have_text(ZH("consult.state.reconnecting"))
+        doctor.screenshot(path=str(tmp_path / "5c-doctor-sees-nurse-reconnecting.png"))
+        nurse_ctx.set_offline(False)
+        expect(nurse.get_by_test_id("self-reconnecting")).to_be_hidden(timeout=20000)
+        expect(remote_nurse).to_have_attribute("data-status", "connected", timeout=20000)
+        expect(doctor.get_by_test_id("call-state")).to_have_text(ZH("consult.state.in_call"))
+        wait_for_frames(doctor)
+        wait_for_frames(nurse)
+
         # The nurse hangs up; the doctor sees the consult ended.
         nurse.get_by_test_id("call-hangup").click()
         expect(nurse.get_by_test_id("call-ended")).to_be_visible()
@@ -296,7 +314,7 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         guest_ctx.close()
 
 
-def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings(
+def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings_and_a_ward_round_calls_it(
     bridge: Bridge, browser: Browser, tmp_path: Path
 ) -> None:
     patient_id, _ = a_resident_of_home_1(bridge)
@@ -324,8 +342,6 @@ def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings(
             expect(listed).to_contain_text(ZH("consult.stations.armed"))
             expect(listed.get_by_test_id("station-arm")).to_have_text(ZH("consult.stations.disarm"))
             picture(nurse, tmp_path / "6b-nurse-resident-station-armed.png")
-            listed.get_by_test_id("station-arm").click()
-            expect(listed).to_contain_text(ZH("consult.stations.disarmed"))
 
             choice = nurse.get_by_test_id("consult-station")
             expect(choice.locator(f'option[value="{station.station_id}"]')).to_have_count(1)
@@ -377,6 +393,25 @@ def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings(
             while station.agent is not None and station.agent.consult_id is not None and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert station.agent is not None and station.agent.consult_id is None
+
+            # A remote ward round: the doctor calls the armed station from the resident's page and
+            # the station answers by itself; its video and readings come to the doctor alone.
+            doctor.goto(f"{bridge.url}/residents/{patient_id}")
+            expect(doctor.get_by_test_id("consult-ward-round")).to_be_visible()
+            doctor.get_by_test_id("consult-station").select_option(station.station_id)
+            doctor.get_by_test_id("consult-ward-round").click()
+            expect(doctor).to_have_url(re.compile(r"/consults/[0-9a-f-]{36}/call$"), timeout=15000)
+            station_tile = doctor.locator('[data-testid=tile-remote][data-role="station"]')
+            expect(station_tile).to_be_visible(timeout=20000)
+            expect(doctor.get_by_test_id("readings")).to_be_visible(timeout=20000)
+            wait_for_frames(doctor)
+            doctor.get_by_test_id("call-hangup").click()
+            expect(doctor.get_by_test_id("ended-text")).to_contain_text(ZH("consult.state.ended"))
+
+            # The nurse disarms the station again.
+            nurse.goto(f"{bridge.url}/residents/{patient_id}")
+            listed.get_by_test_id("station-arm").click()
+            expect(listed).to_contain_text(ZH("consult.stations.disarmed"))
         assert problems == [], "\n".join(problems)
     finally:
         nurse_ctx.close()
