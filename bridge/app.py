@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from bridge.api import fhir_routes, health, people_routes, signal_routes, token_routes
+from bridge.api import fhir_routes, health, people_routes, recording_routes, signal_routes, token_routes
 from bridge.api.errors import install_error_handlers
+from bridge.recording.worker import run_recorder
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
 from bridge.signalling.server import SignallingServer
@@ -27,16 +29,26 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, recorder_url: str | None = None
+) -> FastAPI:
+    """`recorder_url`: this instance's own /ws/signal, for the in-process recorder worker."""
     runtime = runtime or Runtime.from_settings(settings or get_settings())
     signalling = SignallingServer(runtime)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await signalling.start()
+        recorder = None
+        s = runtime.settings
+        if recorder_url and s.recording_enabled and s.recording_in_process:
+            recorder = asyncio.create_task(run_recorder(runtime, recorder_url), name="recorder")
         try:
             yield
         finally:
+            if recorder is not None:
+                recorder.cancel()
+                await asyncio.gather(recorder, return_exceptions=True)
             await signalling.stop()
 
     app = FastAPI(
@@ -64,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(people_routes.router)
     app.include_router(fhir_routes.router)
     app.include_router(signal_routes.router)
+    app.include_router(recording_routes.router)
 
     # Only the composition root knows the portal exists.
     from portal.mount import error_page, mount_portal

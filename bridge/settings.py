@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     signal_rate_burst: int = Field(default=200, ge=1)
     signal_heartbeat_seconds: int = Field(default=20, ge=1, le=300)
     station_arm_minutes: int = Field(default=8 * 60, ge=1, description="How long a nurse's arming of a station lasts.")
+    recording_enabled: bool = Field(
+        default=True, description="Record consults whose resident's consent is on record (FHIR Consent)."
+    )
+    recording_dir: Path = Field(default=Path("var") / "recordings", description="Where recording files are kept.")
+    recording_retention_days: int = Field(
+        default=1096, ge=1, description="How long a recording is kept after it ends (3 years, with a leap day)."
+    )
+    recording_sweep_interval_seconds: float = Field(default=3600.0, gt=0, description="Retention sweep interval.")
+    recording_in_process: bool = Field(
+        default=True, description="`bridge serve` runs the recorder worker; false when `bridge recorder` runs apart."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False)
 

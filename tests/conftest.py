@@ -87,9 +87,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def bridge(database_url: str) -> Iterator[Bridge]:
+def bridge(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     clock = AdjustableClock()
-    runtime = Runtime.from_settings(make_settings(database_url, login_max_failures=3), clock=clock)
+    recordings = tmp_path_factory.mktemp("recordings")
+    settings = make_settings(database_url, login_max_failures=3, recording_dir=recordings)
+    runtime = Runtime.from_settings(settings, clock=clock)
     with runtime.session_factory.begin() as db:
         seed_demo(Services(db, runtime))
     with LiveServer(create_app(runtime=runtime)) as server:

@@ -70,7 +70,9 @@ def serve(host: str, port: int, demo: bool) -> None:
             summary = seed_demo(services)
         shown_host = "localhost" if host in {"0.0.0.0", "127.0.0.1"} else host  # noqa: S104
         print_credentials(summary, f"http://{shown_host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
+    own_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - where this process listens
+    app = create_app(settings, recorder_url=f"ws://{own_host}:{port}/ws/signal")
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
 
 
 @main.command(help="Seed demo data into the configured database (idempotent).")
@@ -159,6 +161,26 @@ def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
 
 
 main.add_command(station)
+
+
+@main.command(
+    help="Run the consent-gated recorder worker apart from `bridge serve` (BRIDGE_RECORDING_IN_PROCESS=false there)."
+)
+@click.option("--url", default="ws://127.0.0.1:8000/ws/signal", show_default=True, help="A bridge's /ws/signal.")
+def recorder(url: str) -> None:
+    import asyncio
+
+    from bridge.recording.worker import run_recorder
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = Runtime.from_settings(settings)
+    try:
+        asyncio.run(run_recorder(runtime, url))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.engine.dispose()
 
 
 @main.group(help="Database.")

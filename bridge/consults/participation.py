@@ -16,6 +16,7 @@ from bridge.consults.events import Outcome
 from bridge.consults.records import ConsultError, ConsultRecords
 from bridge.consults.states import HOME_SIDE_ROLES, ConsultState, ParticipantRole, ParticipantStatus
 from bridge.db.tables import Consult, ConsultParticipant
+from bridge.recording.consent import recording_consented
 from bridge.services import Services
 
 MAX_PARTICIPANTS = 4
@@ -86,9 +87,7 @@ class Participation:
         self.records.announce(consult, outcome)
 
     def recording_allowed(self, consult: Consult) -> bool:
-        from bridge.recording.consent import recording_consented
-
-        return recording_consented(self.services, consult.patient_id)
+        return self.services.settings.recording_enabled and recording_consented(self.services, consult.patient_id)
 
     def window_over(self, participant: ConsultParticipant) -> bool:
         if participant.disconnected_at is None:
@@ -115,7 +114,8 @@ class Participation:
             consult.end_reason = reason
             return
         connected = sum(p.status == ParticipantStatus.CONNECTED and p.role != ParticipantRole.RECORDER for p in present)
-        if any(p.status == ParticipantStatus.RECONNECTING for p in present):
+        people = [p for p in present if p.role != ParticipantRole.RECORDER]
+        if any(p.status == ParticipantStatus.RECONNECTING for p in people):
             target = ConsultState.RECONNECTING
         elif connected >= 2:
             target = ConsultState.IN_CALL
@@ -128,6 +128,12 @@ class Participation:
         if caller.is_recorder:
             if not self.recording_allowed(consult):
                 raise ConsultError("forbidden", "no consent to record this consult is on record")
+            if any(
+                p.role == ParticipantRole.RECORDER and p.status != ParticipantStatus.LEFT
+                for p in self.records.participants(consult)
+            ):
+                # Every instance's worker hears the call; the first to join records.
+                raise ConsultError("forbidden", "another recorder is recording this consult")
         elif caller.guest_consult_id is not None:
             if caller.guest_consult_id != consult.id:
                 raise ConsultError("forbidden", "the invitation is for another consult")

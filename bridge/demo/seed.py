@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import click
@@ -19,12 +19,14 @@ from bridge.directory.codes import ContractKind, OrgKind
 from bridge.directory.contracts import contract_resource
 from bridge.directory.organizations import organization_resource
 from bridge.directory.residents import display_name, home_of
+from bridge.recording.consent import recording_consent
 from bridge.services import Services
 
 logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "bridge-demo-2026"  # noqa: S105 - printed to demo users on purpose
 CONTRACT_START = date(2025, 1, 1)
+RECORDING_CONSENT_GRANTED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)  # fixed: re-seeding writes no new version
 SUPPLIERS = (("demo-hospital", ContractKind.TELEMEDICINE), ("demo-pharmacy", ContractKind.PHARMACY_SUPPLY))
 
 OPERATOR = ("demo-operator", OrgKind.OPERATOR, "护联桥运营中心", "OPS")
@@ -107,6 +109,16 @@ def seed_demo(services: Services) -> DemoSummary:
                 NewAccount(username, role.value, org, DEMO_PASSWORD, name, practitioner), services.now()
             )
     seed_demo_station(services)
+    repo.update(
+        # 李桂兰's daughter and guardian agreed that her consults are recorded: the demo shows recording.
+        recording_consent(
+            "demo-resident-03",
+            consent_id="demo-resident-03-recording-consent",
+            granted_at=RECORDING_CONSENT_GRANTED,
+            guardian_name="陈静",
+            organization_id="demo-home-1",
+        )
+    )
     return _summary(services)
 
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -36,28 +37,29 @@ from rtc.signalling_client import Message, SignallingClient, SignallingError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RECORDING_DIR = "./var/recordings"
-DEFAULT_RETENTION_DAYS = 1096  # three years, with a leap day
 _STABLE_SECONDS = 30.0
 _STORE_ATTEMPTS = 5
 _LIVE_ENCOUNTER = frozenset({"planned", "arrived", "triaged", "in-progress"})
 
 
 def recording_store(settings: Settings) -> RecordingStore:
-    """From settings (`recording_dir`, `recording_retention_days`); the defaults until those exist."""
-    directory = Path(getattr(settings, "recording_dir", DEFAULT_RECORDING_DIR))
-    days = int(getattr(settings, "recording_retention_days", DEFAULT_RETENTION_DAYS))
-    return RecordingStore(directory, f"{settings.public_base_url.rstrip('/')}/recordings", timedelta(days=days))
+    return RecordingStore(
+        Path(settings.recording_dir),
+        f"{settings.public_base_url.rstrip('/')}/recordings",
+        timedelta(days=settings.recording_retention_days),
+    )
 
 
 async def run_recorder(runtime: Runtime, url: str) -> None:
     """Run a recorder worker against the bridge's `/ws/signal` at `url` until cancelled."""
+    # One identity for the worker's life: after a reconnect it rejoins as the same participant.
+    recorder_id = f"recorder-{uuid.uuid4().hex[:12]}"
     worker = RecorderWorker(
         runtime,
         url,
-        token=lambda: issue_recorder_token(runtime),
+        token=lambda: issue_recorder_token(runtime, recorder_id),
         store=recording_store(runtime.settings),
-        sweep_interval=float(getattr(runtime.settings, "recording_sweep_interval_seconds", 3600.0)),
+        sweep_interval=runtime.settings.recording_sweep_interval_seconds,
     )
     await worker.run()
 

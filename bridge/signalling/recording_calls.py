@@ -13,5 +13,5 @@ def call_recorder_if_consented(services: Services, outcome: Outcome) -> None:
     consult = (outcome.reply or {}).get("consult")
     if not isinstance(consult, dict) or consult.get("state") != ConsultState.ACCEPTED.value:
         return
-    if recording_consented(services, consult["patient"]["id"]):
+    if services.settings.recording_enabled and recording_consented(services, consult["patient"]["id"]):
         outcome.tell(RECORDERS_TOPIC, {"v": 1, "type": "recorder.call", "consult_id": consult["id"]})

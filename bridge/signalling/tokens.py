@@ -59,9 +59,11 @@ def issue_guest_token(
     return _issue(runtime, claims, lifetime)
 
 
-def issue_recorder_token(runtime: Runtime) -> str:
-    """For the recorder worker of this deployment (it shares the bridge's key)."""
-    claims = {"typ": RECORDER, "sub": f"recorder-{uuid.uuid4().hex[:12]}", "role": RECORDER, "name": "recorder"}
+def issue_recorder_token(runtime: Runtime, recorder_id: str | None = None) -> str:
+    """For a recorder worker of this deployment (it shares the bridge's key); a worker passes the same
+    `recorder_id` every time, so that after a reconnect it is the same participant."""
+    subject = recorder_id or f"recorder-{uuid.uuid4().hex[:12]}"
+    claims = {"typ": RECORDER, "sub": subject, "role": RECORDER, "name": "recorder"}
     return _issue(runtime, claims, RECORDER_TOKEN_LIFETIME)
 
 

@@ -17,7 +17,6 @@ BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")  # PhysioNet's beat annotation codes
 MIT_BIH_100 = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecg" / "100"
 
 
-
 def mit_bih_excerpt(seconds: int = 10) -> tuple[list[int], int]:
     """Lead MLII of MIT-BIH record 100 in microvolts."""
     with warnings.catch_warnings():
