@@ -217,9 +217,13 @@ function finish(last, text) {
   mesh.closeAll();
   signal.stop();
   if (localStream) for (const track of localStream.getTracks()) track.stop();
-  const reasonKey = last && last.end_reason ? `consult.end_reason.${last.end_reason}` : null;
   const stateText = last ? t(`consult.state.${last.state}`) : "";
-  ui.endedText.textContent = text || (reasonKey && reasonKey in strings ? `${stateText}（${t(reasonKey)}）` : stateText);
+  // The end reason only when it says more than the state (not "cancelled" for a cancelled consult).
+  const reason = last && last.end_reason !== last.state ? last.end_reason : null;
+  const reasonKey = reason ? `consult.end_reason.${reason}` : null;
+  const withReason =
+    reasonKey && reasonKey in strings ? t("call.ended_because", { state: stateText, reason: t(reasonKey) }) : null;
+  ui.endedText.textContent = text || withReason || stateText;
   root.dataset.state = last ? last.state : "over";
   root.dataset.over = "true";
   ui.ended.hidden = false;
@@ -278,7 +282,10 @@ signal.onOpen(async (welcome) => {
       mesh.me = reply.you || null;
       if (Array.isArray(reply.ice_servers)) mesh.iceServers = reply.ice_servers;
       // A reload from here on rejoins the consult instead of requesting another.
-      window.history.replaceState(null, "", `/consults/${encodeURIComponent(consultId)}/call`);
+      const callPath = `/consults/${encodeURIComponent(consultId)}/call`;
+      window.history.replaceState(null, "", callPath);
+      // The language switch reloads the page it was rendered for: now the call, not the request.
+      for (const next of document.querySelectorAll('form[action="/lang"] input[name=next]')) next.value = callPath;
       root.dataset.consultId = consultId;
       applyState(reply.consult);
     } else if (consultId) {

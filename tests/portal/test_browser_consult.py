@@ -29,12 +29,12 @@ from rtc.signalling_client import SignallingClient
 from rtc.station import StationAgent
 from tests.bridge.signalling.support import BED_H1, ROOM_H1, station_token, ws_url
 from tests.conftest import Bridge
-from tests.portal.test_browser_login import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, log_in
+from tests.portal.test_browser_login import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, log_in, reset_locale
 from tests.rtc.test_mesh import heartbeat_ecg
 
 pytestmark = pytest.mark.browser
 
-ZH = Translator("zh-CN")
+ZH, EN = Translator("zh-CN"), Translator("en")
 # The queue rings through WebAudio; headless Chromium has no user to click first.
 ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 
@@ -213,6 +213,15 @@ def test_nurse_calls_doctor_accepts_video_both_ways_reload_rejoins_and_hang_up(
         expect(nurse).to_have_url(f"{bridge.url}/consults/{consult_id}/call")
         expect(nurse.get_by_test_id("call-state")).to_have_text(ZH("consult.state.ringing"))
         expect(nurse.get_by_test_id("ringing-wait")).to_have_text(re.compile(r"00:\d\d"))
+        # Switching the language reloads the consult's page (not the request) in English, and back.
+        try:
+            nurse.locator('form[action="/lang"] button[value="en"]').click()
+            expect(nurse).to_have_url(f"{bridge.url}/consults/{consult_id}/call")
+            expect(nurse.get_by_test_id("call-state")).to_have_text(EN("consult.state.ringing"))
+            nurse.locator('form[action="/lang"] button[value="zh-CN"]').click()
+            expect(nurse.get_by_test_id("call-state")).to_have_text(ZH("consult.state.ringing"))
+        finally:
+            reset_locale(bridge, "nurse1")
 
         # The doctor's queue rings: an emergency, at the top, with sound.
         item = doctor.locator(f'[data-testid=queue-item][data-consult="{consult_id}"]')
