@@ -60,20 +60,6 @@ FRAMES_PER_PEER = """async () => {
 }"""
 
 
-class TestPatternVideoTrack(TestPatternVideoTrack):
-    """The test pattern already in the encoder's pixel format.
-
-    rtc.media's TestPatternVideoTrack makes rgb24 frames and TrackFanout hands the same frame object
-    to every connection; aiortc's VP8 encoders then call frame.reformat() on it from several executor
-    threads at once, which crashes the process (SIGSEGV in aiortc/codecs/vpx.py encode) as soon as a
-    station sends to two participants. Converting once here avoids that shared reformat.
-    """
-
-    async def recv(self) -> Any:
-        frame = await super().recv()
-        return frame.reformat(format="yuv420p")
-
-
 class StationInThread:
     """The bedside station agent (aiortc, test pattern, ECG readings) on its own event loop."""
 
