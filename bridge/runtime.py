@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.auth.principal_cache import PrincipalCache
 from bridge.auth.tokens import TokenService
 from bridge.clock import Clock, SystemClock
 from bridge.db.engine import make_engine, make_session_factory
@@ -19,6 +21,11 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    # Bearer-token callers, reused for settings.principal_cache_seconds (see bridge/auth/principal_cache.py).
+    principals: PrincipalCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.principals = PrincipalCache(timedelta(seconds=self.settings.principal_cache_seconds))
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:

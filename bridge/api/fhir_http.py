@@ -14,9 +14,12 @@ from fhir_adapter.formats import check_request_media_type, response_media_type
 from fhir_adapter.store.indexing import parse_fhir_date
 
 from bridge.api.deps import get_runtime
+from bridge.json_codec import response_bytes
 
 
-def negotiated_media_type(request: Request) -> str:
+async def negotiated_media_type(request: Request) -> str:
+    # Async, though it awaits nothing: FastAPI runs a plain function dependency in the thread pool,
+    # a thread hop per request for a header look-up.
     return response_media_type(request.headers.get("accept"), request.query_params.get("_format"))
 
 
@@ -58,7 +61,7 @@ def fhir_response(
     *,
     pretty: bool = False,
 ) -> Response:
-    body = b"" if content is None else json.dumps(content, ensure_ascii=False, indent=2 if pretty else None).encode()
+    body = b"" if content is None else response_bytes(content, pretty=pretty)
     return Response(body, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers)
 
 

@@ -31,7 +31,8 @@ from bridge.fhir_api.context import Attempt, FhirContext
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
 
-def fhir_context(request: Request, services: ServicesDep, principal: PrincipalDep) -> FhirContext:
+async def fhir_context(request: Request, services: ServicesDep, principal: PrincipalDep) -> FhirContext:
+    # Async, though it awaits nothing: it only assembles the context, so it needs no thread hop.
     return FhirContext(services, principal, base_url(request), client_address(request))
 
 

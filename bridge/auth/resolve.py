@@ -17,7 +17,12 @@ logger = logging.getLogger(__name__)
 
 
 def principal_from_bearer(services: Services, token: str) -> Principal:
+    """The caller a bearer token names, from the per-instance cache when it resolved the token within
+    the last ``principal_cache_seconds`` (see bridge/auth/principal_cache.py), else from the database."""
     now = services.now()
+    cached = services.runtime.principals.get(token, now)
+    if cached is not None:
+        return cached
     try:
         claims = services.runtime.tokens.verify(token, now)
         scopes = ScopeSet.parse(claims.scope)
@@ -28,11 +33,14 @@ def principal_from_bearer(services: Services, token: str) -> Principal:
         account = services.db.get(Account, claims.subject_id)
         if account is None or not account.active:
             raise AuthenticationRequired("error.token_invalid")
-        return _user_principal(services, account, scopes, Channel.BEARER, None)
-    client = services.clients.get(claims.subject_id)
-    if client is None or not client.active:
-        raise AuthenticationRequired("error.token_invalid")
-    return client_principal(services, client, scopes)
+        principal = _user_principal(services, account, scopes, Channel.BEARER, None)
+    else:
+        client = services.clients.get(claims.subject_id)
+        if client is None or not client.active:
+            raise AuthenticationRequired("error.token_invalid")
+        principal = client_principal(services, client, scopes)
+    services.runtime.principals.put(token, principal, claims.expires_at, now)
+    return principal
 
 
 def principal_from_session(services: Services, lookup: SessionLookup) -> Principal | None:

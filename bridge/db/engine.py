@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.json_codec import document_bytes, document_text
+
 
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs (as ops people write them) and use the psycopg 3 driver."""
@@ -24,10 +26,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(normalised, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            normalised, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=document_text
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(normalised, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(normalised, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=document_bytes)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -143,6 +143,10 @@ def main() -> None:
         port=args.port,
         log_config=None,
         proxy_headers=True,
+        # A worker must answer uvicorn's start-up health check within this; importing the app (FHIR
+        # models, aiortc) takes more than uvicorn's default 5 s on a busy 2-core machine, and uvicorn
+        # then kills and restarts workers for ever.
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fhir_adapter.errors import OperationOutcomeError, gone, invalid, not_found, version_conflict
@@ -20,11 +20,14 @@ from fhir_adapter.search.query import SearchQuery, parse_search
 from fhir_adapter.search.values import join_values
 from fhir_adapter.store.reindex import index_rows
 from fhir_adapter.store.searching import RECORDS_ABOUT, Restriction, SearchPage, find_all, referencing, search
-from fhir_adapter.store.tables import SEARCH_INDEX_TABLE, ResourceVersion, SearchIndexEntry, StoredResource
+from fhir_adapter.store.tables import ResourceVersion, SearchIndexEntry, StoredResource
+from fhir_adapter.store.writing import INSERT_INDEX, INSERT_VERSION, insert_new
 from fhir_adapter.validation import validate_resource
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 Criteria = Mapping[str, str | Collection[str]]
+# Rows one repository keeps a hold of (see ``_current``).
+MAX_HELD_ROWS = 256
 
 
 class ResourceRepository(Protocol):
@@ -49,6 +52,7 @@ class SqlResourceRepository:
     def __init__(self, session: Session, now: Callable[[], datetime] = _utcnow) -> None:
         self._session = session
         self._now = now
+        self._held: dict[tuple[str, str], StoredResource] = {}
 
     def create(
         self, resource: dict[str, Any], resource_id: str | None = None, *, validated: bool = False
@@ -61,12 +65,12 @@ class SqlResourceRepository:
         _check_id(new_id)
         content = {**resource, "id": new_id} if validated else validate_resource({**resource, "id": new_id})
         # A fresh uuid4 cannot collide; only an id the caller chose needs the look-up.
-        if resource_id and self._session.get(StoredResource, (content["resourceType"], new_id)) is not None:
+        if resource_id and self._current(content["resourceType"], new_id) is not None:
             raise OperationOutcomeError.single(409, "duplicate", f"{content['resourceType']}/{new_id} exists")
         return self._write(content, version_id=1)
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
-        row = self._session.get(StoredResource, (resource_type, resource_id))
+        row = self._current(resource_type, resource_id)
         if row is None:
             raise not_found(resource_type, resource_id)
         if row.deleted:
@@ -163,7 +167,7 @@ class SqlResourceRepository:
 
     def exists(self, resource_type: str, resource_id: str) -> bool:
         """The resource is current (known and not deleted)."""
-        row = self._session.get(StoredResource, (resource_type, resource_id))
+        row = self._current(resource_type, resource_id)
         return row is not None and not row.deleted
 
     def referenced_by(
@@ -185,7 +189,8 @@ class SqlResourceRepository:
         self, content: dict[str, Any], version_id: int, existing: StoredResource | None = None
     ) -> dict[str, Any]:
         """Current row, version row and index rows. New rows go in as plain INSERTs rather than ORM
-        objects: the unit-of-work bookkeeping cost more than the statements on every request."""
+        objects (the unit-of-work bookkeeping cost more than the statements on every request); a new
+        resource's three go in one statement on PostgreSQL (``store/writing.py``)."""
         now = self._now()
         meta = {**content.get("meta", {}), "versionId": str(version_id), "lastUpdated": _instant(now)}
         content = {**content, "meta": meta}
@@ -199,22 +204,37 @@ class SqlResourceRepository:
             "content": content,
         }
         if existing is None:
-            self._session.execute(insert(StoredResource), [row])
-        else:
-            existing.version_id, existing.last_updated = version_id, now
-            existing.deleted, existing.content = False, content
-            self._session.flush()
             # A new resource has no index rows to replace.
-            self._session.execute(
-                delete(SearchIndexEntry).where(
-                    SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
-                )
+            insert_new(self._session, row, index_rows(content))
+            return content
+        existing.version_id, existing.last_updated = version_id, now
+        existing.deleted, existing.content = False, content
+        self._session.flush()
+        self._session.execute(
+            delete(SearchIndexEntry).where(
+                SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
             )
-        self._session.execute(insert(ResourceVersion), [row])
+        )
+        self._session.execute(INSERT_VERSION, row)
         rows = index_rows(content)
         if rows:
-            self._session.execute(insert(SEARCH_INDEX_TABLE), rows)
+            self._session.execute(INSERT_INDEX, rows)
         return content
+
+    def _current(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """The current row, loaded at most once per unit of work.
+
+        The session's identity map holds rows weakly: a row read for an access check is gone again by
+        the time the reference check and the audit read the same Patient, and each read went back to
+        the database. Holding the rows read keeps them in the identity map for the repository's life
+        (one request), as if the first caller had kept its reference.
+        """
+        row = self._session.get(StoredResource, (resource_type, resource_id))
+        if row is not None:
+            self._held[(resource_type, resource_id)] = row
+            if len(self._held) > MAX_HELD_ROWS:
+                del self._held[next(iter(self._held))]
+        return row
 
 
 def _without_meta(content: dict[str, Any]) -> dict[str, Any]:

@@ -73,6 +73,8 @@ class SearchIndexEntry(FhirBase):
     date_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# The Core table, for bulk INSERTs: one executemany, where the ORM's bulk path would send one statement
-# per combination of null columns.
+# The Core tables, for plain INSERTs: one executemany for index rows, where the ORM's bulk path would
+# send one statement per combination of null columns, and none of the ORM's bookkeeping for new rows.
 SEARCH_INDEX_TABLE = cast(Table, SearchIndexEntry.__table__)
+RESOURCE_TABLE = cast(Table, StoredResource.__table__)
+VERSION_TABLE = cast(Table, ResourceVersion.__table__)
