@@ -484,9 +484,7 @@ def measure_backend(backend: str, workload: Workload, workers: int = 1) -> dict[
     with tempfile.TemporaryDirectory(prefix=f"bench-fhir-{backend}-") as tmp:
         log(f"[{backend}] fresh database, migrations, demo seed")
         with seeded_database(backend, tmp) as (url, residents), bench_server(url, tmp, workers) as (port, pid):
-            log(
-                f"[{backend}] bench server on 127.0.0.1:{port}, {workers} worker(s); {len(residents)} residents"
-            )
+            log(f"[{backend}] bench server on 127.0.0.1:{port}, {workers} worker(s); {len(residents)} residents")
             return _measure(Runner(port, pid, TokenSource(port)), residents, workload, backend, lambda: settle(url))
 
 
