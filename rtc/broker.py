@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,10 +24,16 @@ __all__ = ["Broker", "BrokerUnavailable", "LocalBroker", "MessageHandler", "Redi
 
 logger = logging.getLogger(__name__)
 
+# PUBLISHes sent in one round trip at most; more wait for the next.
+MAX_PIPELINE = 500
+
 
 class RedisBroker(Broker):
     """Redis pub/sub: channel ``f"{prefix}{topic}"``, one JSON object per message.
 
+    Publishing goes through one connection, written by one task that sends whatever has queued up
+    since its last round trip as one pipeline: a thousand sockets relaying at once cost a few round
+    trips, not a thousand, and never more connections than one (a pool would run out and fail).
     One subscriber connection is read by one task. If it drops, the task reconnects with exponential
     backoff and subscribes every topic again; messages published while it was down are lost, as with
     any Redis pub/sub, so callers must tolerate gaps (signalling clients re-join after reconnecting).
@@ -58,6 +65,9 @@ class RedisBroker(Broker):
         self._subscriber: Redis | None = None
         self._pubsub: PubSub | None = None  # None while (re)connecting
         self._reader: asyncio.Task[None] | None = None
+        self._outbox: deque[_Outgoing] = deque()
+        self._outbox_filled = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self.reconnects = 0
 
     @property
@@ -81,6 +91,7 @@ class RedisBroker(Broker):
         # No retries underneath the reader: it reconnects itself, so it can back off, log, re-subscribe.
         self._subscriber = self._client(retries=0)
         first_attempt = asyncio.Event()
+        self._writer = asyncio.create_task(self._write(), name="redis-broker-writer")
         self._reader = asyncio.create_task(self._run(handler, first_attempt), name="redis-broker-reader")
         # Subscriptions right after start should be confirmed, so let the first connection happen first.
         await first_attempt.wait()
@@ -89,18 +100,44 @@ class RedisBroker(Broker):
         reader, self._reader = self._reader, None
         if reader is not None:
             await cancel_and_wait(reader)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await cancel_and_wait(writer)
+        _settle(list(self._outbox), BrokerUnavailable("the broker was closed"))
+        self._outbox.clear()
         for client in (self._publisher, self._subscriber):
             if client is not None:
                 await client.aclose()
         self._publisher = self._subscriber = None
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        if self._publisher is None:
+        """Returns once Redis took the message; BrokerUnavailable when it could not."""
+        if self._publisher is None or self._writer is None:
             raise RuntimeError("broker not started")
-        try:
-            await self._publisher.publish(self._prefix + topic, encode(message))
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(f"cannot publish to Redis: {exc}") from exc
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Outgoing(self._prefix + topic, encode(message), sent))
+        self._outbox_filled.set()
+        await sent
+
+    async def _write(self) -> None:
+        while True:
+            await self._outbox_filled.wait()
+            self._outbox_filled.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), MAX_PIPELINE))]
+                try:
+                    await self._send(batch)
+                except (RedisError, OSError) as exc:
+                    _settle(batch, BrokerUnavailable(f"cannot publish to Redis: {exc}"))
+                else:
+                    _settle(batch, None)
+
+    async def _send(self, batch: list[_Outgoing]) -> None:
+        assert self._publisher is not None
+        async with self._publisher.pipeline(transaction=False) as pipeline:
+            for outgoing in batch:
+                pipeline.publish(outgoing.channel, outgoing.text)
+            await pipeline.execute()
 
     async def subscribe(self, topic: str) -> None:
         if topic in self._topics:
@@ -235,6 +272,23 @@ class RedisBroker(Broker):
             logger.warning("ignored a message on %s that is not a JSON object", channel)
             return
         await deliver(handler, topic, payload)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    channel: str
+    text: str
+    sent: asyncio.Future[None]
+
+
+def _settle(batch: list[_Outgoing], error: Exception | None) -> None:
+    for outgoing in batch:
+        if outgoing.sent.done():
+            continue  # its publisher was cancelled and no longer waits
+        if error is None:
+            outgoing.sent.set_result(None)
+        else:
+            outgoing.sent.set_exception(error)
 
 
 def broker_for(redis_url: str | None, prefix: str = "nhbridge:signal:") -> Broker:

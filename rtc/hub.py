@@ -2,14 +2,15 @@
 
 Every message reaches local sockets through the broker, including those published here, so a topic
 behaves the same whether its listeners sit on this instance or another. Each connection has its own
-bounded queue and writer task: a slow socket fills only its own queue, and when that overflows the
-connection is given up rather than allowed to hold memory or delay anyone else.
+bounded queue, written by a task while it holds anything: a slow socket fills only its own queue, and
+when that overflows the connection is given up rather than allowed to hold memory or delay anyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +21,16 @@ logger = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
 OnOverflow = Callable[[], Awaitable[None]]
+# Sees every message this instance receives, before its local listeners get it.
+Observer = Callable[[str, dict[str, Any]], None]
 
 EXCLUDE_KEY = "exclude"
 
 
 class _Connection:
+    """A writer task exists only while frames are waiting: an idle socket (most of them, most of the
+    time) holds no task and no queue."""
+
     def __init__(self, connection_id: str, send: SendText, on_overflow: OnOverflow | None, queue_size: int) -> None:
         self.id = connection_id
         self.on_overflow = on_overflow
@@ -32,41 +38,43 @@ class _Connection:
         # False once the connection overflowed or a send failed: everything for it is dropped.
         self.open = True
         self._send = send
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
-        self._writer = asyncio.create_task(self._write(), name=f"hub-writer-{connection_id}")
+        self._limit = queue_size
+        self._pending: deque[str] = deque()
+        self._writer: asyncio.Task[None] | None = None
 
     def offer(self, text: str) -> bool:
         """Queue a frame; False when the queue is full."""
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self._pending) >= self._limit:
             return False
+        self._pending.append(text)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
         return True
 
     def give_up(self) -> None:
         self.open = False
-        self._writer.cancel()
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._pending.clear()
+        if self._writer is not None:
+            self._writer.cancel()
 
     async def stop(self) -> None:
+        writer = self._writer
         self.give_up()
-        if asyncio.current_task() is self._writer:
+        if writer is None or asyncio.current_task() is writer:
             return  # detached from inside its own send callback; the cancel above ends it
-        await cancel_and_wait(self._writer)
+        await cancel_and_wait(writer)
 
     async def _write(self) -> None:
-        while True:
-            text = await self._queue.get()
-            try:
-                await self._send(text)
-            except Exception as exc:
-                # The socket is gone; the server's receive loop notices and detaches it.
-                logger.info("sending to connection %s failed (%s); dropping its messages", self.id, exc)
-                self.open = False
-                while not self._queue.empty():
-                    self._queue.get_nowait()
-                return
+        try:
+            while self._pending:
+                await self._send(self._pending.popleft())
+        except Exception as exc:
+            # The socket is gone; the server's receive loop notices and detaches it.
+            logger.info("sending to connection %s failed (%s); dropping its messages", self.id, exc)
+            self.open = False
+            self._pending.clear()
+        finally:
+            self._writer = None
 
 
 @dataclass
@@ -81,10 +89,11 @@ class _TopicState:
 class Hub:
     """Owns its broker: start() starts it with the hub's handler and close() closes it."""
 
-    def __init__(self, broker: Broker, *, queue_size: int = 256) -> None:
+    def __init__(self, broker: Broker, *, queue_size: int = 256, observer: Observer | None = None) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, not {queue_size}")
         self._broker = broker
+        self._observer = observer
         self._queue_size = queue_size
         self._connections: dict[str, _Connection] = {}
         self._listeners: dict[str, set[str]] = {}
@@ -187,6 +196,8 @@ class Hub:
 
     async def _on_message(self, topic: str, message: dict[str, Any]) -> None:
         exclude = message.pop(EXCLUDE_KEY, None)
+        if self._observer is not None:
+            self._observer(topic, message)
         listeners = self._listeners.get(topic)
         if not listeners:
             return

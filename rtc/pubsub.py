@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, dict[str, Any]], Awaitable[None]]  # (topic, message)
@@ -25,7 +27,12 @@ class BrokerUnavailable(RuntimeError):
 
 
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text; orjson, several times faster on SDP, with the standard library for the
+    integers beyond 64 bits that orjson refuses."""
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:  # orjson.JSONEncodeError; also what nothing can encode, raised again below
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 async def deliver(handler: MessageHandler, topic: str, message: dict[str, Any]) -> None:
@@ -76,7 +83,7 @@ class LocalBroker(Broker):
 
     def __init__(self) -> None:
         self._topics: set[str] = set()
-        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, handler: MessageHandler) -> None:
@@ -90,11 +97,12 @@ class LocalBroker(Broker):
             await cancel_and_wait(task)
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        # Encoding here (and decoding at delivery) gives the handler its own copy and refuses what
-        # Redis would refuse, so code tested on one instance behaves the same on several.
-        text = encode(message)
+        # Encoding refuses what Redis would refuse, so code tested on one instance behaves the same on
+        # several. The handler gets its own copy of the top level (where the hub takes its routing
+        # keys out), not a decoded one: publishers hand over messages they no longer touch.
+        encode(message)
         if topic in self._topics:
-            self._queue.put_nowait((topic, text))
+            self._queue.put_nowait((topic, dict(message)))
 
     async def subscribe(self, topic: str) -> None:
         self._topics.add(topic)
@@ -104,6 +112,6 @@ class LocalBroker(Broker):
 
     async def _dispatch(self, handler: MessageHandler) -> None:
         while True:
-            topic, text = await self._queue.get()
+            topic, message = await self._queue.get()
             if topic in self._topics:
-                await deliver(handler, topic, json.loads(text))
+                await deliver(handler, topic, message)

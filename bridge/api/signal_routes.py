@@ -1,18 +1,24 @@
-"""The signalling WebSocket, `/ws/signal` (protocol v1, docs/signalling.md)."""
+"""The signalling WebSocket, `/ws/signal` (protocol v1, docs/signalling.md), as a plain ASGI endpoint.
+
+It is served before the application's middleware and FastAPI's routing (see BridgeApplication): each
+of those layers keeps a coroutine frame, an exit stack or wrapper objects alive for as long as a socket
+is open, several KiB per socket for nothing a signalling socket uses. Sockets stay open for hours and
+an instance holds thousands.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from bridge.signalling.auth import Handshake
 from bridge.signalling.server import SignallingServer
 
-router = APIRouter()
+SIGNAL_PATH = "/ws/signal"
 
 
-@router.websocket("/ws/signal")
-async def signal(websocket: WebSocket) -> None:
-    server: SignallingServer = websocket.app.state.signalling
+async def serve_signal_socket(server: SignallingServer, scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive, send)
     handshake = Handshake(
         authorization=websocket.headers.get("authorization"),
         cookies=dict(websocket.cookies),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class ScopeSet:
 
     @classmethod
     def parse(cls, text: str) -> ScopeSet:
-        return cls(tuple(Scope.parse(part) for part in _unique(text.split())))
+        return _parsed(text)
 
     def allows(self, resource_type: str, permission: str) -> bool:
         return any(scope.allows(resource_type, permission) for scope in self.scopes)
@@ -85,6 +86,13 @@ class ScopeSet:
 
     def __str__(self) -> str:
         return " ".join(str(scope) for scope in self.scopes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> ScopeSet:
+    """Shared by every token with the same scopes: a signalling socket keeps its caller's scopes for
+    hours, and thousands of sockets hold a handful of distinct scope strings (it is immutable)."""
+    return ScopeSet(tuple(Scope.parse(part) for part in _unique(text.split())))
 
 
 def _in_order(raw: str) -> bool:

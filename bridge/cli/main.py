@@ -72,7 +72,9 @@ def serve(host: str, port: int, demo: bool) -> None:
         print_credentials(summary, f"http://{shown_host}:{port}")
     own_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - where this process listens
     app = create_app(settings, recorder_url=f"ws://{own_host}:{port}/ws/signal")
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    # No permessage-deflate: signalling frames are few and small, and zlib's state costs about 40 KiB
+    # per socket and a tenth of the CPU (docs/benchmarks.md).
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, ws_per_message_deflate=False)
 
 
 @main.command(help="Seed demo data into the configured database (idempotent).")

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from bridge.clock import as_utc
 from bridge.consults.events import Outcome
 from bridge.consults.participation import Participation
-from bridge.consults.queue import DoctorQueue, is_fresh
+from bridge.consults.queue import DoctorQueue
 from bridge.consults.records import ConsultRecords
 from bridge.consults.service import presence_stale_after, ring_timings
 from bridge.consults.states import ConsultState, ParticipantStatus, Urgency
@@ -31,15 +31,18 @@ class ConsultTimers:
         self.timings = ring_timings(services)
         self.stale_after: timedelta = presence_stale_after(services)
 
-    def sweep(self, open_here: Collection[str] = ()) -> Outcome:
-        """`open_here`: the sweeping instance's own open sockets, alive whatever their presence rows say."""
+    def sweep(self, open_here: Collection[str] = (), *, find_lost: bool = True) -> Outcome:
+        """`open_here`: the sweeping instance's own open sockets, alive whatever their presence rows say.
+        `find_lost`: also look for participants whose socket has no fresh presence row; presence only
+        changes at the heartbeat's pace, so instances do this once per heartbeat, not every sweep."""
         outcome = Outcome()
         now = as_utc(self.services.now())
         ringing = self.db.scalars(select(Consult).where(Consult.state == ConsultState.RINGING.value))
         for consult in list(ringing):
             if consult.deadline_at is not None and as_utc(consult.deadline_at) <= now:
                 self._ring_deadline(consult, outcome)
-        self._drop_participants_of_lost_connections(outcome, set(open_here))
+        if find_lost:
+            self._drop_participants_of_lost_connections(outcome, set(open_here))
         reconnecting = self.db.scalars(
             select(ConsultParticipant).where(ConsultParticipant.status == ParticipantStatus.RECONNECTING.value)
         )
@@ -67,15 +70,17 @@ class ConsultTimers:
         self.records.announce(consult, outcome)
 
     def _drop_participants_of_lost_connections(self, outcome: Outcome, open_here: set[str]) -> None:
-        now = self.services.now()
-        live = open_here | {
-            connection_id
-            for connection_id, seen in self.db.execute(select(LiveConnection.connection_id, LiveConnection.seen_at))
-            if is_fresh(seen, now, self.stale_after)
-        }
-        connected = self.db.scalars(
-            select(ConsultParticipant).where(ConsultParticipant.status == ParticipantStatus.CONNECTED.value)
+        # Only the participants without a fresh presence row come back (normally none), rather than
+        # every connected participant and every presence row.
+        fresh_presence = select(LiveConnection.connection_id).where(
+            LiveConnection.connection_id == ConsultParticipant.connection_id,
+            LiveConnection.seen_at >= self.services.now() - self.stale_after,
         )
-        for participant in list(connected):
-            if participant.connection_id not in live:
+        lost = self.db.scalars(
+            select(ConsultParticipant).where(
+                ConsultParticipant.status == ParticipantStatus.CONNECTED.value, ~exists(fresh_presence)
+            )
+        )
+        for participant in list(lost):
+            if participant.connection_id not in open_here:
                 self.participation.drop(participant, outcome)

@@ -120,7 +120,8 @@ class ConsultParticipant(BridgeBase):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     display: Mapped[str] = mapped_column(String(128), nullable=False)
     practitioner_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Indexed: the consult timers look for connected and reconnecting participants every second.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     # The socket it is connected through; a participant whose socket has no fresh LiveConnection row
     # (its instance crashed or restarted) is treated as disconnected.
     connection_id: Mapped[str | None] = mapped_column(String(64), index=True)

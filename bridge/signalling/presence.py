@@ -6,7 +6,6 @@ consult timers treat its participants as reconnecting and the queue stops ringin
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import delete, update
@@ -42,13 +41,19 @@ def remove(services: Services, connection_id: str) -> None:
     services.db.execute(delete(LiveConnection).where(LiveConnection.connection_id == connection_id))
 
 
-def refresh(services: Services, connection_ids: Collection[str], heartbeat: timedelta) -> None:
+def connection_id_for(instance: str, suffix: str) -> str:
+    """Connection ids start with their instance's id, so an instance refreshes all of its rows at once."""
+    return f"{instance}-{suffix}"
+
+
+def refresh(services: Services, instance: str, heartbeat: timedelta) -> None:
     """Mark this instance's sockets alive, and forget rows that no instance has refreshed for long."""
     now = services.now()
-    ids = list(connection_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        services.db.execute(update(LiveConnection).where(LiveConnection.connection_id.in_(chunk)).values(seen_at=now))
+    # One statement with one parameter, whatever the number of sockets: a list of thousands of ids
+    # would be re-parsed by the driver on every heartbeat. Closed sockets' rows are already deleted.
+    services.db.execute(
+        update(LiveConnection).where(LiveConnection.connection_id.startswith(f"{instance}-")).values(seen_at=now)
+    )
     services.db.execute(
         delete(LiveConnection).where(LiveConnection.seen_at < now - heartbeat * FORGET_AFTER_HEARTBEATS)
     )

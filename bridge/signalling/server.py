@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -59,11 +61,15 @@ class SignallingServer:
         self.runtime = runtime
         self.settings = runtime.settings
         self.instance = uuid.uuid4().hex[:8]
-        self.hub = Hub(broker_for(self.settings.redis_url, self.settings.redis_channel_prefix))
         self.participants = ParticipantDirectory(runtime)
+        self.hub = Hub(
+            broker_for(self.settings.redis_url, self.settings.redis_channel_prefix),
+            observer=self._observe,
+        )
         self.connections: dict[str, SignalConnection] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._hub_started = False
+        self._lost_checked_at = -math.inf
         self._start_lock = asyncio.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -112,7 +118,7 @@ class SignallingServer:
             await self._send_and_close(websocket, _error("auth_required", "sign in first"), CLOSE_AUTH)
             return
         connection = SignalConnection(
-            id=f"{self.instance}-{uuid.uuid4().hex[:16]}",
+            id=presence.connection_id_for(self.instance, uuid.uuid4().hex[:16]),
             identity=identity,
             bucket=TokenBucket(self.settings.signal_rate_per_second, self.settings.signal_rate_burst),
         )
@@ -253,16 +259,26 @@ class SignallingServer:
                 logger.exception("signalling background work %s failed", getattr(work, "__name__", work))
 
     async def _heartbeat(self) -> None:
-        ids = list(self.connections)
         heartbeat = timedelta(seconds=self.settings.signal_heartbeat_seconds)
-        await self._in_transaction(lambda s: presence.refresh(s, ids, heartbeat))
+        await self._in_transaction(lambda s: presence.refresh(s, self.instance, heartbeat))
 
     async def _sweep(self) -> None:
         open_here = list(self.connections)
-        outcome = await self._in_transaction(lambda s: ConsultTimers(s).sweep(open_here))
+        now = time.monotonic()
+        find_lost = now - self._lost_checked_at >= self.settings.signal_heartbeat_seconds
+        outcome = await self._in_transaction(lambda s: ConsultTimers(s).sweep(open_here, find_lost=find_lost))
+        if find_lost:
+            self._lost_checked_at = now
         await self._publish(outcome)
 
     # --- plumbing ---------------------------------------------------------------------------------
+
+    def _observe(self, topic: str, message: dict[str, Any]) -> None:
+        # A change made on another instance reaches this one here, before its sockets hear of it.
+        if message.get("type") == "consult.state":
+            consult = message.get("consult")
+            if isinstance(consult, dict) and isinstance(consult.get("id"), str):
+                self.participants.forget(consult["id"])
 
     async def _in_transaction(self, work: Callable[[Services], T], *, retry_stale: bool = False) -> T:
         def run() -> T:

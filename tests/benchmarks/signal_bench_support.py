@@ -533,6 +533,10 @@ def bridge_environment(
         # Behind a proxy every instance has the public URL of the proxy: tokens name it as audience.
         "BRIDGE_PUBLIC_BASE_URL": f"http://127.0.0.1:{public_port or port}",
         "BRIDGE_TOKEN_LIFETIME_SECONDS": "900",
+        # The per-socket rate limit (default 50 frames/s) is a policy against runaway clients, not a
+        # cost: quick runs saturate 80 sockets at over 100 frames/s each and would measure the limit.
+        "BRIDGE_SIGNAL_RATE_PER_SECOND": "100000",
+        "BRIDGE_SIGNAL_RATE_BURST": "100000",
     }
     if redis_url:
         env["BRIDGE_REDIS_URL"] = redis_url
@@ -712,7 +716,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     # uvicorn's defaults, as `bridge serve` uses them (same WebSocket implementation and options).
-    uvicorn.run(bare_relay_app(), host="127.0.0.1", port=args.port, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        bare_relay_app(),
+        host="127.0.0.1",
+        port=args.port,
+        log_config=None,
+        proxy_headers=True,
+        ws_per_message_deflate=False,
+    )
 
 
 if __name__ == "__main__":

@@ -128,9 +128,7 @@ def test_another_homes_nurse_gets_404_for_the_resident_and_the_consult(bridge: B
     assert other.get("/consults/no-such-consult/call").status_code == 404
 
 
-def test_call_page_for_both_sides_and_404_for_an_uncontracted_hospitals_doctor(
-    bridge: Bridge, consult_id: str
-) -> None:
+def test_call_page_for_both_sides_and_404_for_an_uncontracted_hospitals_doctor(bridge: Bridge, consult_id: str) -> None:
     nurse = sign_in(bridge, "nurse1")
     page = nurse.get(f"/consults/{consult_id}/call")
     assert page.status_code == 200
@@ -241,4 +239,3 @@ def test_every_string_the_scripts_use_is_in_both_catalogues() -> None:
     keys += [f"consult.role.{r.value}" for r in ParticipantRole]
     for key in keys:
         assert key in zh and key in en, key
-

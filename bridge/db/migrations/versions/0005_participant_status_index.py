@@ -1,0 +1,25 @@
+"""index consult participants by status
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01 02:15:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("consult_participant", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_consult_participant_status"), ["status"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("consult_participant", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consult_participant_status"))
