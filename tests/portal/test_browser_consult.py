@@ -1,19 +1,22 @@
 """A whole video consult in Chromium: the nurse starts it (一键通) from a resident's page, the doctor's
 queue rings, the doctor accepts, both call pages exchange video through the real /ws/signal server
 (frames decoded on both sides, read from RTCPeerConnection.getStats), a reload rejoins, and the
-nurse hangs up.
+nurse hangs up. A consult the nurse starts at a bedside station run by `bridge station --demo
+--test-pattern` shows its video and live readings on the doctor's page, and a doctor's ward round calls
+the armed station.
 
 Debian's Chromium with a fake camera (never `playwright install`); fails, not skips, without it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,15 +25,12 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from bridge.clock import as_utc
+from bridge.consults.stations import StationRegistry
+from bridge.demo.stations import DEMO_STATION_CLIENT_ID, DEMO_STATION_SPOT
 from bridge.i18n import Translator
-from rtc.media import LocalMedia, TestPatternVideoTrack
-from rtc.readings import ReadingsStream
-from rtc.signalling_client import SignallingClient
-from rtc.station import StationAgent
-from tests.bridge.signalling.support import BED_H1, ROOM_H1, station_token, ws_url
 from tests.conftest import Bridge
 from tests.portal.test_browser_login import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, log_in, reset_locale
-from tests.rtc.test_mesh import heartbeat_ecg
 
 pytestmark = pytest.mark.browser
 
@@ -60,55 +60,63 @@ FRAMES_PER_PEER = """async () => {
 }"""
 
 
-class StationInThread:
-    """The bedside station agent (aiortc, test pattern, ECG readings) on its own event loop."""
+class StationProcess:
+    """`bridge station --demo --test-pattern --auto-answer`, as a home runs it beside the bed: its own
+    process, a system client's token, the test pattern and the demo ECG."""
 
     def __init__(self, bridge: Bridge) -> None:
-        self.token = station_token(bridge)
-        self.url = ws_url(bridge.url)
-        self.agent: StationAgent | None = None
-        self.ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.bridge = bridge
+        self.station_id = DEMO_STATION_CLIENT_ID
+        self.output: list[str] = []
+        command = [sys.executable, "-m", "bridge", "station", "--demo", "--test-pattern", "--auto-answer"]
+        self._command = [*command, "--url", bridge.url]
+        self._process: subprocess.Popen[str] | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    async def _main(self) -> None:
-        media = LocalMedia(video=TestPatternVideoTrack(320, 240, 15))
-        self.agent = StationAgent(
-            SignallingClient(self.url, token=self.token),
-            media,
-            room=ROOM_H1,
-            bed=BED_H1,
-            auto_answer=True,  # the home lets it answer ward rounds, once a nurse arms it
-            readings=ReadingsStream(heartbeat_ecg(), 250),
-            backoff_initial=0.05,
-        )
-        self._task = asyncio.create_task(self.agent.run())
-        await asyncio.wait_for(self.agent.registered.wait(), 15)
-        self.ready.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        media.close()
-
-    def __enter__(self) -> StationInThread:
-        self._thread.start()
-        assert self.ready.wait(20), "the station agent did not register"
+    def __enter__(self) -> StationProcess:
+        with self.bridge.services() as services:
+            started = services.now()
+        self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader.start()
+        deadline = time.monotonic() + 30
+        while not self._registered_since(started):
+            assert self._process.poll() is None, "bridge station exited:\n" + "".join(self.output)
+            assert time.monotonic() < deadline, "bridge station did not register:\n" + "".join(self.output)
+            time.sleep(0.2)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=15)
+        assert self._process is not None
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._reader.join(timeout=5)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
-    @property
-    def station_id(self) -> str:
-        assert self.agent is not None and self.agent.registration is not None
-        return str(self.agent.registration["station_id"])
+    def wait_for_output(self, *parts: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(all(part in line for part in parts) for line in self.output):
+            assert time.monotonic() < deadline, f"bridge station never said {parts}:\n" + "".join(self.output)
+            time.sleep(0.1)
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self.output.append(line)
+
+    def _registered_since(self, started: datetime) -> bool:
+        with self.bridge.services() as services:
+            station = StationRegistry(services).get(self.station_id)
+            return (
+                station is not None
+                and station.auto_answer
+                and as_utc(station.last_seen_at) >= as_utc(started)
+                and station.bed_id == DEMO_STATION_SPOT[1]
+            )
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +325,7 @@ def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings_and_a_
     doctor_ctx = browser.new_context(viewport=VIEWPORT)
     problems: list[str] = []
     try:
-        with StationInThread(bridge) as station:
+        with StationProcess(bridge) as station:
             doctor = doctor_ctx.new_page()
             watch_console(doctor, problems)
             log_in(doctor, bridge, "doctor")
@@ -384,10 +392,7 @@ def test_a_consult_on_a_bedside_station_shows_its_video_and_live_readings_and_a_
 
             nurse.get_by_test_id("call-hangup").click()
             expect(doctor.get_by_test_id("call-ended")).to_be_visible(timeout=15000)
-            deadline = time.monotonic() + 10
-            while station.agent is not None and station.agent.consult_id is not None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert station.agent is not None and station.agent.consult_id is None
+            station.wait_for_output(consult_id, "ended")  # free for the next call
 
             # A remote ward round: the doctor calls the armed station from the resident's page and
             # the station answers by itself; its video and readings come to the doctor alone.
