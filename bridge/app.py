@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.api import fhir_routes, health, people_routes, recording_routes, token_routes
+from bridge.api import fhir_routes, health, ingest_routes, people_routes, recording_routes, token_routes
 from bridge.api.errors import install_error_handlers
 from bridge.api.signal_routes import SIGNAL_PATH, serve_signal_socket
+from bridge.ingest.mllp_service import BridgeMllp
+from bridge.live_news import LivePublisher
 from bridge.recording.worker import run_recorder
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
@@ -79,18 +81,27 @@ def create_app(
     signalling = SignallingServer(runtime)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         await signalling.start()
+        # Pages hear of new results through the same hub as consult news (bridge/live_news.py).
+        runtime.live = LivePublisher(signalling.hub.publish, asyncio.get_running_loop())
         recorder = None
         s = runtime.settings
         if recorder_url and s.recording_enabled and s.recording_in_process:
             recorder = asyncio.create_task(run_recorder(runtime, recorder_url), name="recorder")
+        mllp = BridgeMllp(runtime) if s.mllp_port else None
+        if mllp is not None and s.mllp_port:
+            await mllp.start(s.mllp_host, s.mllp_port)
+        application.state.mllp = mllp
         try:
             yield
         finally:
+            if mllp is not None:
+                await mllp.stop()
             if recorder is not None:
                 recorder.cancel()
                 await asyncio.gather(recorder, return_exceptions=True)
+            runtime.live = None
             await signalling.stop()
 
     app = BridgeApplication(
@@ -111,6 +122,7 @@ def create_app(
     app.include_router(people_routes.router)
     app.include_router(fhir_routes.router)
     app.include_router(recording_routes.router)
+    app.include_router(ingest_routes.router)
 
     # Only the composition root knows the portal exists.
     from portal.mount import error_page, mount_portal

@@ -12,6 +12,7 @@ from bridge.auth.principal_cache import PrincipalCache
 from bridge.auth.tokens import TokenService
 from bridge.clock import Clock, SystemClock
 from bridge.db.engine import make_engine, make_session_factory
+from bridge.live_news import LivePublisher
 from bridge.settings import Settings
 
 
@@ -23,6 +24,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # Bearer-token callers, reused for settings.principal_cache_seconds (see bridge/auth/principal_cache.py).
     principals: PrincipalCache = field(init=False)
+    # Set by the application once its event loop runs (bridge/live_news.py); None elsewhere.
+    live: LivePublisher | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.principals = PrincipalCache(timedelta(seconds=self.settings.principal_cache_seconds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from fhir_adapter.store.repository import SqlResourceRepository
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from bridge.auth.sessions import SessionService
 from bridge.directory.contracts import ContractDirectory
 from bridge.directory.organizations import OrganizationDirectory
 from bridge.directory.residents import ResidentDirectory
+from bridge.live_news import announce
 from bridge.runtime import Runtime
 from bridge.settings import Settings
 
@@ -31,6 +33,10 @@ class Services:
 
     def now(self) -> datetime:
         return self.runtime.clock.now()
+
+    def announce(self, topic: str, message: dict[str, Any]) -> None:
+        """Publish to open pages once this unit of work commits (bridge/live_news.py)."""
+        announce(self.db, self.runtime.live, topic, message)
 
     @cached_property
     def repository(self) -> SqlResourceRepository:

@@ -96,6 +96,20 @@ class Settings(BaseSettings):
     recording_in_process: bool = Field(
         default=True, description="`bridge serve` runs the recorder worker; false when `bridge recorder` runs apart."
     )
+    mllp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of the HL7 v2 MLLP listener `bridge serve` starts when set."
+    )
+    mllp_host: str = Field(default="0.0.0.0", description="Address the MLLP listener binds.")  # noqa: S104
+    mllp_senders: dict[str, str] = Field(
+        default_factory=dict,
+        description="MLLP carries no credentials: each sending facility (MSH-4) maps to the system client "
+        "it delivers as; a message from a facility not listed is refused (AR).",
+    )
+    hl7_max_message_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="Largest HL7 v2 message.")
+    hl7_default_encoding: str = Field(
+        default="utf-8", description="Character set of HL7 messages without MSH-18 (gb18030 for many Chinese LIS)."
+    )
+    ecg_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="Largest ECG upload, all files.")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False)
 

@@ -30,7 +30,7 @@ from bridge.errors import AccessDenied, NotFound
 logger = logging.getLogger(__name__)
 
 _CLINICAL_ROLES = {Role.NURSE, Role.DOCTOR, Role.PHARMACIST}
-_CLINICAL_ORG_KINDS = {OrgKind.NURSING_HOME, OrgKind.INTERNET_HOSPITAL, OrgKind.PHARMACY}
+_CLINICAL_ORG_KINDS = {OrgKind.NURSING_HOME, OrgKind.INTERNET_HOSPITAL, OrgKind.PHARMACY, OrgKind.LABORATORY}
 
 
 class AccessPolicy:
@@ -61,6 +61,10 @@ class AccessPolicy:
         if principal.organization_kind is OrgKind.INTERNET_HOSPITAL:
             return frozenset(
                 self._contracts.homes_served_by(principal.organization_id, ContractKind.TELEMEDICINE, self._today)
+            )
+        if principal.organization_kind is OrgKind.LABORATORY:
+            return frozenset(
+                self._contracts.homes_served_by(principal.organization_id, ContractKind.LABORATORY_SERVICE, self._today)
             )
         return frozenset()
 

@@ -52,6 +52,13 @@ def principal_from_session(services: Services, lookup: SessionLookup) -> Princip
     )
 
 
+def user_principal(services: Services, account: Account) -> Principal:
+    """An account acting without a request of its own (a replay of what it once uploaded): the role's
+    scopes, as a session would have."""
+    role = Role(account.role)
+    return _user_principal(services, account, ScopeSet.parse(ROLE_MAX_SCOPES[role]), Channel.SESSION, None)
+
+
 def client_principal(services: Services, client: ApiClient, scopes: ScopeSet) -> Principal:
     return Principal(
         kind=PrincipalKind.CLIENT,

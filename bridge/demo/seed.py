@@ -13,6 +13,7 @@ import click
 from bridge.accounts.roles import Role
 from bridge.accounts.service import NewAccount
 from bridge.demo.clinical import DemoClinicalContext, DemoHome, demo_clinical_resources
+from bridge.demo.laboratory import seed_demo_laboratory
 from bridge.demo.stations import seed_demo_station
 from bridge.directory.clinicians import practitioner_resource, practitioner_role_resource
 from bridge.directory.codes import ContractKind, OrgKind
@@ -109,6 +110,7 @@ def seed_demo(services: Services) -> DemoSummary:
                 NewAccount(username, role.value, org, DEMO_PASSWORD, name, practitioner), services.now()
             )
     seed_demo_station(services)
+    seed_demo_laboratory(services, tuple(home.organization_id for home in HOMES), CONTRACT_START)
     repo.update(
         # 李桂兰's daughter and guardian agreed that her consults are recorded: the demo shows recording.
         recording_consent(

@@ -39,6 +39,11 @@ class ContractKind(StrEnum):
 
     TELEMEDICINE = "telemedicine"  # an internet hospital serves the home
     PHARMACY_SUPPLY = "pharmacy-supply"  # a pharmacy supplies the home
+    LABORATORY_SERVICE = "laboratory-service"  # a laboratory tests the home's residents' samples
 
 
-CONTRACT_ORGANIZATION_ROLE = {ContractKind.TELEMEDICINE: "provider", ContractKind.PHARMACY_SUPPLY: "supplier"}
+CONTRACT_ORGANIZATION_ROLE = {
+    ContractKind.TELEMEDICINE: "provider",
+    ContractKind.PHARMACY_SUPPLY: "supplier",
+    ContractKind.LABORATORY_SERVICE: "diagnostics",
+}

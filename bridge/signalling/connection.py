@@ -18,6 +18,8 @@ from bridge.signalling.auth import Identity
 from rtc.ratelimit import TokenBucket
 
 RECORDERS_TOPIC = "recorders"
+# bridge/results/news.py publishes there; spelled out here because results import the signalling protocol.
+RESULTS_TOPIC_PREFIX = "results:"
 # After this many refused messages the flood is not a burst any more: the socket is closed (4429).
 MAX_REFUSED = 100
 
@@ -36,6 +38,8 @@ class SignalConnection:
         topics = [user_topic(caller.reference)]
         if caller.is_nurse:
             topics.append(home_topic(caller.organization_id))
+        if self.identity.hears_results and caller.organization_id:
+            topics.append(f"{RESULTS_TOPIC_PREFIX}{caller.organization_id}")
         if caller.is_station:
             topics.append(station_topic(caller.reference.removeprefix("client:")))
         if caller.is_recorder:

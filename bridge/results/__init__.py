@@ -1,0 +1,1 @@
+"""Results for the care team: news of new results for open pages, critical values and their alerts."""
