@@ -4,7 +4,8 @@
 - Values are microvolts (``units="uV"``, the default) or millivolts (``units="mV"``), decimals allowed.
 - The sampling rate comes from the caller or from a comment line before the header,
   ``# sampling_rate=500`` (Hz); when both are given they must agree. Other ``#`` lines are ignored.
-- A first column named time, t, time_s, time_ms, sample or index is skipped (the rate is what counts).
+- A first column named t, sample or index, or whose name starts with "time" ("time", "Time (s)"), is
+  skipped: the rate is what counts.
 
 Values are stored as integers of the finest decimal step the file uses (``12.5`` uV: 0.1 uV units), at most
 0.001 uV; anything finer is rounded to that, which is within one quantum. Refused: empty or non-numeric
@@ -33,7 +34,7 @@ from fhir_adapter.ecg.recording import (
 _UV_PER_UNIT = {"uV": 1.0, "µV": 1.0, "mV": 1000.0}
 _MAX_DECIMALS_UV = 3  # finest step kept: 0.001 uV
 _LIMIT_UV = 1e6
-_TIME_COLUMNS = frozenset({"time", "t", "time_s", "time_ms", "sample", "index"})
+_INDEX_COLUMNS = frozenset({"t", "sample", "index"})
 _RATE_COMMENT = re.compile(r"^#\s*sampling_rate\s*[=:]\s*(?P<rate>\S+)\s*(?:hz)?\s*$", re.IGNORECASE)
 
 
@@ -53,7 +54,7 @@ def read_csv(data: bytes, *, sampling_rate: float | None = None, units: str = "u
     delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
     names = [cell.strip().strip('"').strip() for cell in header.split(delimiter)]
     values = _values(lines[header_index + 1 :], delimiter, len(names), header_index + 2)
-    first = 1 if names and names[0].lower() in _TIME_COLUMNS else 0
+    first = 1 if names and _is_time_column(names[0]) else 0
     names, values = names[first:], values[:, first:]
     check_lead_count(len(names))
     if any(not name for name in names):
@@ -65,6 +66,11 @@ def read_csv(data: bytes, *, sampling_rate: float | None = None, units: str = "u
     gain = 1000.0 * 10**decimals  # units per mV when one unit is 10^-decimals uV
     leads = tuple(Lead(normalise_lead_name(name), samples[:, i], gain) for i, name in enumerate(names))
     return EcgRecording(leads, rate, "csv", None, {"csv_units": units})
+
+
+def _is_time_column(name: str) -> bool:
+    lowered = name.strip().lower()
+    return lowered in _INDEX_COLUMNS or lowered.startswith("time")
 
 
 def _leading_comments(lines: list[str]) -> tuple[float | None, int]:

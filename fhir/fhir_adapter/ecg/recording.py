@@ -74,7 +74,11 @@ class Lead:
     adc_range: tuple[int, int] | None = None  # smallest and largest value the source's ADC can hold, if known
 
     def __post_init__(self) -> None:
-        samples = np.array(self.samples, dtype=np.int64, copy=True)
+        given = np.asarray(self.samples)
+        if given.dtype.kind not in "iu":
+            # Raw ADC values are integers; a float here would be a reader that lost the calibration.
+            raise EcgFormatError("malformed", f"lead {self.name!r} has {given.dtype} samples, not integers")
+        samples = np.array(given, dtype=np.int64, copy=True)
         if samples.ndim != 1:
             raise EcgFormatError("malformed", f"lead {self.name!r} is not a one-dimensional series")
         samples.setflags(write=False)

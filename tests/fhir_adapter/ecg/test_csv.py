@@ -37,7 +37,7 @@ def test_millivolts_a_rate_comment_a_time_column_and_semicolons() -> None:
     seconds = np.arange(len(values)) / 500
     table = np.column_stack([seconds, values])
     header = "# exported by a test\n# sampling_rate=500\n"
-    data = csv_text(table, ("time", "lead I", "Lead II"), header=header, delimiter=";")
+    data = csv_text(table, ("Time (s)", "lead I", "Lead II"), header=header, delimiter=";")
     recording = read_ecg({"ecg.csv": data}, csv_units="mV")
     assert recording.lead_names == ("I", "II")
     assert recording.sampling_rate == 500

@@ -32,6 +32,7 @@ def lead(name: str = "II", samples: np.ndarray = SECOND, gain: float = 200.0) ->
         (lambda: lead(gain=float("inf")), "malformed"),
         (lambda: lead(" "), "malformed"),
         (lambda: Lead("II", np.zeros((2, 500), dtype=np.int64), 200.0), "malformed"),
+        (lambda: Lead("II", np.zeros(500) + 0.5, 200.0), "malformed"),
     ],
 )
 def test_impossible_recordings_are_refused(make: object, code: str) -> None:
