@@ -20,7 +20,7 @@ DEMO_LAB_SECRET = "bridge-demo-lab-2026"  # noqa: S105 - demo data, refused outs
 DEMO_LAB_FACILITY = "DEMOLAB"  # its MSH-4 over MLLP
 DEMO_ANALYSER_CLIENT_ID = "demo-analyser-h1"
 DEMO_ANALYSER_SECRET = "bridge-demo-analyser-2026"  # noqa: S105 - demo data, refused outside demo mode
-RESULT_SCOPE = "system/Observation.cru system/DiagnosticReport.cru system/Patient.rs"
+RESULT_SCOPE = "system/Observation.cru system/DiagnosticReport.cru system/DocumentReference.cr system/Patient.rs"
 
 
 def seed_demo_laboratory(services: Services, home_ids: tuple[str, ...], contract_start: date) -> None:

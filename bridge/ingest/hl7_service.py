@@ -27,7 +27,7 @@ from bridge.auth.principal import Principal
 from bridge.fhir_api.context import FhirContext
 from bridge.ingest.quarantine import InputKind, Quarantine, Rejection
 from bridge.ingest.residents import GivenIdentifier, Matched, match_resident
-from bridge.ingest.storing import store_transaction, transaction_of
+from bridge.ingest.storing import outcome_text, store_transaction, transaction_of
 from bridge.ingest.tables import Hl7Receipt
 from bridge.services import Services
 
@@ -95,7 +95,7 @@ class Hl7Ingestion:
             )
         except OperationOutcomeError as error:
             savepoint.rollback()
-            return self._quarantined(raw, message, Rejection("not_storable", _outcome_text(error)), quarantine)
+            return self._quarantined(raw, message, Rejection("not_storable", outcome_text(error)), quarantine)
         savepoint.commit()
         logger.info(
             "HL7 %s from %s: %d resources for %s",
@@ -162,9 +162,3 @@ class Hl7Ingestion:
             )
         )
         self.services.db.flush()
-
-
-def _outcome_text(error: OperationOutcomeError) -> str:
-    issues = error.outcome().get("issue", [])
-    texts = [str(i.get("diagnostics") or i.get("details", {}).get("text") or i.get("code")) for i in issues]
-    return "; ".join(texts)[:2000] or "the results could not be stored"

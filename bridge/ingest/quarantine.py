@@ -88,6 +88,7 @@ class Quarantine:
                 attempts=1,
             )
         )
+        self.db.flush()  # the files refer to it, and no relationship tells the unit of work the order
         for name, content in files.items():
             self.db.add(QuarantinedFile(input_id=entry_id, name=name[:255], content=content))
         self.db.flush()

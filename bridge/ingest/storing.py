@@ -7,19 +7,26 @@ result made final) becomes a new version of that resource instead of a second on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
+
+from fhir_adapter.errors import OperationOutcomeError
 
 from bridge.fhir_api.batch import run_bundle
 from bridge.fhir_api.context import FhirContext
 from bridge.i18n import Translator
 from bridge.services import Services
 
+logger = logging.getLogger(__name__)
+
 
 def transaction_of(services: Services, entries: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """A transaction Bundle of (fullUrl, resource) pairs; a resource whose identifier is already stored
-    is PUT over the stored one (its urn:uuid references are rewritten by the transaction)."""
+    is PUT over the stored one. A transaction only resolves `urn:uuid:` references to the entries it
+    creates, so references to an updated one are rewritten to its `Type/id` here."""
     bundle_entries = []
+    updated: dict[str, str] = {}
     for full_url, resource in entries:
         existing = _stored_with_same_identifier(services, resource)
         if existing is None:
@@ -27,8 +34,28 @@ def transaction_of(services: Services, entries: Sequence[tuple[str, dict[str, An
         else:
             resource = {**resource, "id": existing}
             request = {"method": "PUT", "url": f"{resource['resourceType']}/{existing}"}
+            updated[full_url] = f"{resource['resourceType']}/{existing}"
         bundle_entries.append({"fullUrl": full_url, "resource": resource, "request": request})
+    for entry in bundle_entries:
+        entry["resource"] = _rewritten(entry["resource"], updated)
+        if entry["fullUrl"] in updated:
+            entry["fullUrl"] = f"{services.settings.public_base_url}/fhir/{updated[entry['fullUrl']]}"
     return {"resourceType": "Bundle", "type": "transaction", "entry": bundle_entries}
+
+
+def _rewritten(value: Any, references: dict[str, str]) -> Any:
+    if not references:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: references.get(item, item)
+            if key == "reference" and isinstance(item, str)
+            else _rewritten(item, references)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_rewritten(item, references) for item in value]
+    return value
 
 
 def store_transaction(ctx: FhirContext, bundle: dict[str, Any], max_entries: int) -> list[str]:
@@ -46,11 +73,29 @@ def store_transaction(ctx: FhirContext, bundle: dict[str, Any], max_entries: int
 
 
 def _stored_with_same_identifier(services: Services, resource: dict[str, Any]) -> str | None:
+    """The stored resource this one is a new version of: same identifier and the same resident. An
+    identifier of another resident's result (a sender reusing order numbers) never overwrites it."""
+    subject = resource.get("subject", {}).get("reference")
     for identifier in resource.get("identifier", []):
         system, value = identifier.get("system"), identifier.get("value")
         if not system or not value:
             continue
-        found = services.repository.find(resource["resourceType"], {"identifier": f"{system}|{value}"})
-        if found:
-            return str(found[0]["id"])
+        for found in services.repository.find(resource["resourceType"], {"identifier": f"{system}|{value}"}):
+            if found.get("subject", {}).get("reference") == subject:
+                return str(found["id"])
+            logger.warning(
+                "%s %s|%s already names a result of %s; stored as a new result of %s",
+                resource["resourceType"],
+                system,
+                value,
+                found.get("subject", {}).get("reference"),
+                subject,
+            )
     return None
+
+
+def outcome_text(error: OperationOutcomeError) -> str:
+    """The diagnostics of a refused transaction, for the quarantine's reason."""
+    issues = error.outcome().get("issue", [])
+    texts = [str(i.get("diagnostics") or i.get("details", {}).get("text") or i.get("code")) for i in issues]
+    return "; ".join(texts)[:2000] or "the results could not be stored"

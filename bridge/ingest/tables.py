@@ -68,3 +68,18 @@ class Hl7Receipt(BridgeBase):
     quarantine_id: Mapped[str | None] = mapped_column(String(64))
     # The DiagnosticReport and Observation references created, space-separated.
     created: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class SourceFile(BridgeBase):
+    """An original file behind a stored result (an ECG as uploaded), served to the care team through
+    its DocumentReference. Kept in the database, the store of record every instance shares."""
+
+    __tablename__ = "source_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)  # DocumentReference id
+    patient_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -1,8 +1,8 @@
-"""results ingestion quarantine and hl7 receipts
+"""results ingestion: quarantine, hl7 receipts, source files
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-01 02:16:59.102864
+Create Date: 2026-12-01 02:25:05.976787
 """
 
 from collections.abc import Sequence
@@ -53,6 +53,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_quarantined_input_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_quarantined_input_status'), ['status'], unique=False)
 
+    op.create_table('source_file',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('document_id', sa.String(length=64), nullable=False),
+    sa.Column('patient_id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_source_file'))
+    )
+    with op.batch_alter_table('source_file', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_source_file_document_id'), ['document_id'], unique=False)
+
     op.create_table('quarantined_file',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('input_id', sa.String(length=64), nullable=False),
@@ -73,6 +86,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_quarantined_file_input_id'))
 
     op.drop_table('quarantined_file')
+    with op.batch_alter_table('source_file', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_source_file_document_id'))
+
+    op.drop_table('source_file')
     with op.batch_alter_table('quarantined_input', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantined_input_status'))
         batch_op.drop_index(batch_op.f('ix_quarantined_input_organization_id'))
