@@ -30,8 +30,7 @@ from bridge.fhir_api.context import FhirContext
 from bridge.ingest.quarantine import InputKind, Quarantine, QuarantineEntry, Rejection
 from bridge.ingest.residents import GivenIdentifier, Matched, match_resident
 from bridge.ingest.source_files import document_for, keep_source_files
-from bridge.ingest.storing import outcome_text, store_transaction
-from bridge.results.news import announce_results
+from bridge.ingest.storing import after_storing, outcome_text, store_transaction
 from bridge.services import Services
 
 logger = logging.getLogger(__name__)
@@ -110,10 +109,8 @@ class EcgIngestion:
         document_id = next(r.split("/", 1)[1] for r in created if r.startswith("DocumentReference/"))
         observation_id = next(r.split("/", 1)[1] for r in created if r.startswith("Observation/"))
         keep_source_files(self.services, document_id, matched.patient["id"], upload.files)
+        after_storing(self.services, matched.patient, created, "ecg")
         stored = self.services.repository.read("Observation", observation_id)
-        home = home_of(matched.patient)
-        if home is not None:
-            announce_results(self.services, home, matched.patient["id"], created, "ecg")
         logger.info(
             "ECG (%s, %d leads, %.0f s) from %s stored as Observation/%s for %s",
             recording.source_format,

@@ -27,7 +27,7 @@ from bridge.auth.principal import Principal
 from bridge.fhir_api.context import FhirContext
 from bridge.ingest.quarantine import InputKind, Quarantine, Rejection
 from bridge.ingest.residents import GivenIdentifier, Matched, match_resident
-from bridge.ingest.storing import outcome_text, store_transaction, transaction_of
+from bridge.ingest.storing import after_storing, outcome_text, store_transaction, transaction_of
 from bridge.ingest.tables import Hl7Receipt
 from bridge.services import Services
 
@@ -97,6 +97,7 @@ class Hl7Ingestion:
             savepoint.rollback()
             return self._quarantined(raw, message, Rejection("not_storable", outcome_text(error)), quarantine)
         savepoint.commit()
+        after_storing(self.services, matched.patient, created, "lab")
         logger.info(
             "HL7 %s from %s: %d resources for %s",
             message.control_id,

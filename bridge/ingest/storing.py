@@ -13,9 +13,12 @@ from typing import Any
 
 from fhir_adapter.errors import OperationOutcomeError
 
+from bridge.directory.residents import home_of
 from bridge.fhir_api.batch import run_bundle
 from bridge.fhir_api.context import FhirContext
 from bridge.i18n import Translator
+from bridge.results.critical import raise_critical_alerts
+from bridge.results.news import announce_results
 from bridge.services import Services
 
 logger = logging.getLogger(__name__)
@@ -99,3 +102,14 @@ def outcome_text(error: OperationOutcomeError) -> str:
     issues = error.outcome().get("issue", [])
     texts = [str(i.get("diagnostics") or i.get("details", {}).get("text") or i.get("code")) for i in issues]
     return "; ".join(texts)[:2000] or "the results could not be stored"
+
+
+def after_storing(services: Services, patient: dict[str, Any], created: list[str], kind: str) -> list[str]:
+    """What every stored result sets off, in the same transaction: critical values are alerted, and open
+    pages of the resident's home and hospitals hear of it once committed. The alerts' references."""
+    stored = [services.repository.read(*reference.split("/", 1)) for reference in created]
+    alerts = raise_critical_alerts(services, patient, [r for r in stored if r["resourceType"] == "Observation"])
+    home = home_of(patient)
+    if home is not None:
+        announce_results(services, home, patient["id"], created, kind, critical=alerts)
+    return alerts
