@@ -81,7 +81,7 @@ def python_codec(name: str) -> str:
 
 def decode_message(raw: bytes, default_encoding: str) -> Decoded:
     default = python_codec(default_encoding)
-    body = unframe(raw)
+    body = unframe(raw).lstrip(b"\r\n\t ")
     if not body.strip():
         raise rejected("empty_message", "the message is empty", SEGMENT_SEQUENCE_ERROR)
     first = first_segment(body)

@@ -87,12 +87,15 @@ class Order:
 
     @property
     def key(self) -> str:
-        """The order's number at the laboratory (filler), else at the orderer (placer), else its place."""
+        """The order's number at the laboratory (filler), else at the orderer (placer), else its place,
+        with the service code: several OBR of one requisition often share the order numbers."""
         if self.filler:
-            return self.filler
-        if self.placer:
-            return f"placer:{self.placer}"
-        return f"obr:{self.set_id or self.line}"
+            number = self.filler
+        elif self.placer:
+            number = f"placer:{self.placer}"
+        else:
+            number = f"obr:{self.set_id or self.line}"
+        return f"{number}/{self.service.key}"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ into plain tuples at once. Text stays escaped until a caller asks for a value, b
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,8 @@ Repetition = tuple[Component, ...]
 Field = tuple[Repetition, ...]
 
 _SEGMENT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# HL7's explicit null ("the sender deletes this value"); for a new result it is no value at all.
+NULL = '""'
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _usable(char: str) -> bool:
 @dataclass(frozen=True)
 class Segment:
     """One segment: ``fields[0]`` is field 1. For MSH, field 1 is the field separator and field 2 the
-    encoding characters, kept whole, so that MSH-n is ``field(n)`` like in the standard."""
+    encoding characters, kept whole, so that field numbers are those of the standard (MSH-9 is 9)."""
 
     name: str
     fields: tuple[Field, ...]
@@ -133,7 +134,7 @@ class Segment:
     def whole_text(self, number: int) -> str:
         """Field ``number`` unescaped as one string, delimiters included: for free text sent where HL7
         expects a plain ST (a reference range, say) that happens to contain a delimiter."""
-        return unescape(self.raw(number), self.delimiters, self.codec).strip()
+        return _not_null(unescape(self.raw(number), self.delimiters, self.codec).strip())
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Value:
 
     @property
     def is_empty(self) -> bool:
-        return all(not sub.strip() for comp in self.components for sub in comp)
+        return all(sub.strip() in ("", NULL) for comp in self.components for sub in comp)
 
     def component(self, number: int, subcomponent: int = 1) -> str:
         if number < 1 or number > len(self.components):
@@ -154,12 +155,7 @@ class Value:
         subs = self.components[number - 1]
         if subcomponent < 1 or subcomponent > len(subs):
             return ""
-        return unescape(subs[subcomponent - 1], self.delimiters, self.codec).strip()
-
-    def subcomponents(self, number: int) -> tuple[str, ...]:
-        if number < 1 or number > len(self.components):
-            return ()
-        return tuple(unescape(s, self.delimiters, self.codec).strip() for s in self.components[number - 1])
+        return _not_null(unescape(subs[subcomponent - 1], self.delimiters, self.codec).strip())
 
     @property
     def raw(self) -> str:
@@ -169,7 +165,11 @@ class Value:
     @property
     def text(self) -> str:
         """The whole repetition unescaped, components joined by the component delimiter."""
-        return unescape(self.raw, self.delimiters, self.codec).strip()
+        return _not_null(unescape(self.raw, self.delimiters, self.codec).strip())
+
+
+def _not_null(text: str) -> str:
+    return "" if text == NULL else text
 
 
 def split_message(text: str, delimiters: Delimiters, codec: str) -> list[Segment]:
@@ -292,7 +292,3 @@ def escape(text: str, delimiters: Delimiters) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def segments_named(segments: Sequence[Segment], name: str) -> Iterator[Segment]:
-    return (s for s in segments if s.name == name)

@@ -1,8 +1,9 @@
 """An OruMessage as FHIR R4: per OBR a DiagnosticReport (category LAB), per OBX an Observation
 (category laboratory), linked to the caller's subject and to each other by ``urn:uuid`` fullUrls.
 
-Each resource carries a business identifier that a correction of the same result repeats: the sender
-(MSH-4, else MSH-3), the order number (filler, else placer) and the result's code and sub-id. A caller
+Each resource carries one business identifier that a correction of the same result repeats: the sender
+(MSH-4, else MSH-3) in the system; the order number (filler, else placer), the order's code (OBR-4) and,
+for an Observation, the result's code and sub-id (OBX-3, OBX-4) in the value. A caller
 finds the version it stored before by that identifier and stores the correction as its new version.
 The fullUrls are derived from the same identifiers, so a resent message yields the same bundle.
 
@@ -12,6 +13,7 @@ OBX of type ED or RP carry a document, which an R4 Observation cannot hold: they
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any, NamedTuple
 
@@ -44,7 +46,6 @@ OBSERVATION_CATEGORY = {
 REPORT_CATEGORY = {
     "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB", "display": "Laboratory"}]
 }
-IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 NOT_PERFORMED = {
     "coding": [
         {
@@ -65,28 +66,20 @@ def message_entries(
     message: OruMessage, subject: str, performer: str | None, code_map: CodeMap | None
 ) -> list[FhirEntry]:
     mapper = _Mapper(message.sender_key, subject, performer, code_map or default_code_map())
-    entries: list[FhirEntry] = []
-    for order in message.orders:
-        entries.extend(mapper.order(order))
-    return entries
+    entries = [entry for order in message.orders for entry in mapper.order(order)]
+    # Resources share constant parts (categories, subject); a caller editing one must not edit all.
+    return [FhirEntry(entry.full_url, copy.deepcopy(entry.resource)) for entry in entries]
 
 
 def result_identifier(sender: str, order: Order, result: Result) -> dict[str, str]:
     return {"system": f"{LOCAL_PREFIX}:{uri_part(sender)}:result", "value": f"{order.key}/{result.key}"}
 
 
-def report_identifiers(sender: str, order: Order) -> list[dict[str, Any]]:
-    found = []
-    for value, kind, code in ((order.filler, "filler-order", "FILL"), (order.placer, "placer-order", "PLAC")):
-        if value:
-            found.append(
-                {
-                    "type": {"coding": [{"system": IDENTIFIER_TYPE, "code": code}]},
-                    "system": f"{LOCAL_PREFIX}:{uri_part(sender)}:{kind}",
-                    "value": value,
-                }
-            )
-    return found or [{"system": f"{LOCAL_PREFIX}:{uri_part(sender)}:order", "value": order.key}]
+def report_identifier(sender: str, order: Order) -> dict[str, str]:
+    """One identifier, unique to the report. The bare filler and placer numbers are not identifiers of
+    their own, since the OBRs of one requisition may share them and a lookup by them would find another
+    report of the same requisition."""
+    return {"system": f"{LOCAL_PREFIX}:{uri_part(sender)}:report", "value": order.key}
 
 
 def _full_url(identifier: dict[str, Any]) -> str:
@@ -104,7 +97,7 @@ class _Mapper:
         observations = [self.observation(order, r) for r in order.results if not isinstance(r.value, AttachmentValue)]
         report: dict[str, Any] = {
             "resourceType": "DiagnosticReport",
-            "identifier": report_identifiers(self.sender, order),
+            "identifier": [report_identifier(self.sender, order)],
             "status": report_status(order.status, [entry.resource["status"] for entry in observations]),
             "category": [REPORT_CATEGORY],
             "code": self.concept(order.service, None),
@@ -154,8 +147,7 @@ class _Mapper:
         if result.notes:
             resource["note"] = [{"text": note.text} for note in result.notes]
         if result.reference_range is not None:
-            numeric = isinstance(result.value, QuantityValue | RangeValue)
-            resource["referenceRange"] = [result.reference_range.fhir(result.unit if numeric else None)]
+            resource["referenceRange"] = [result.reference_range.fhir(result.unit)]
         return FhirEntry(_full_url(identifier), resource)
 
     def concept(self, element: CodedElement, unit_code: str | None) -> dict[str, Any]:

@@ -105,12 +105,16 @@ def test_a_correction_keeps_the_identifier_and_full_url_of_the_result_it_correct
     assert (
         after.resource["identifier"]
         == before.resource["identifier"]
-        == [{"system": "urn:nhbridge:hl7v2:SHLAB:result", "value": "FL456/K"}]
+        == [{"system": "urn:nhbridge:hl7v2:SHLAB:result", "value": "FL456/CBC/K"}]
     )
     assert after.full_url == before.full_url
     report_before = first.to_fhir(SUBJECT)[0].resource
     report_after = correction.to_fhir(SUBJECT)[0].resource
-    assert report_before["identifier"] == report_after["identifier"]
+    assert (
+        report_before["identifier"]
+        == report_after["identifier"]
+        == [{"system": "urn:nhbridge:hl7v2:SHLAB:report", "value": "FL456/CBC"}]
+    )
 
 
 def test_identifier_uses_sub_id_and_tells_repeated_codes_apart() -> None:
@@ -122,16 +126,26 @@ def test_identifier_uses_sub_id_and_tells_repeated_codes_apart() -> None:
     )
     message = parse_oru(raw)
     values = [e.resource["identifier"][0]["value"] for e in message.to_fhir(SUBJECT)[1:]]
-    assert values == ["FL456/625-4/1", "FL456/625-4/2", "FL456/NOTE", "FL456/NOTE#2"]
+    assert values == ["FL456/CBC/625-4/1", "FL456/CBC/625-4/2", "FL456/CBC/NOTE", "FL456/CBC/NOTE#2"]
     assert any("NOTE appears 2 times" in w for w in message.warnings)
 
 
 def test_order_without_filler_number_is_identified_by_its_placer_number() -> None:
     obr = "OBR|1|PL123^HOME||CBC^Blood count^L|||20260301073000+0800|||||||||||||||||||F"
     report = reports(oru(obx(1, "NM", "K^K^L", "4.1"), obr=obr))[0]
-    assert report["identifier"][0]["system"] == "urn:nhbridge:hl7v2:SHLAB:placer-order"
+    assert report["identifier"] == [{"system": "urn:nhbridge:hl7v2:SHLAB:report", "value": "placer:PL123/CBC"}]
     obs = observation(oru(obx(1, "NM", "K^K^L", "4.1"), obr=obr))
-    assert obs["identifier"][0]["value"] == "placer:PL123/K"
+    assert obs["identifier"][0]["value"] == "placer:PL123/CBC/K"
+
+
+def test_orders_sharing_their_numbers_are_told_apart_by_their_code() -> None:
+    """Several OBR of one requisition (realm-cj-joeslab: stool culture and blood lead) share OBR-2/3."""
+    second = OBR.replace("CBC^Blood count^L", "LEAD^Lead^L")
+    raw = oru(obx(1, "NM", "K^K^L", "4.1"), second, obx(1, "NM", "K^K^L", "4.1"))
+    entries = parse_oru(raw).to_fhir(SUBJECT)
+    assert len({url for url, _ in entries}) == 4
+    identifiers = [r["identifier"][0]["value"] for _, r in entries]
+    assert identifiers == ["FL456/CBC", "FL456/CBC/K", "FL456/LEAD", "FL456/LEAD/K"]
 
 
 def test_unknown_status_is_an_error() -> None:

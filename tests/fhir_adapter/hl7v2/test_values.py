@@ -136,3 +136,8 @@ def test_value_of_a_result_that_is_not_there_is_ignored() -> None:
     assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
     assert "valueQuantity" not in obs
     assert any("status X" in warning for warning in parse_oru(raw).warnings)
+
+
+def test_hl7_explicit_null_is_no_value() -> None:
+    obs = observation(oru(obx(1, "NM", "K^Potassium^L", '""', '""', '""')))
+    assert not [key for key in obs if key.startswith("value") or key == "referenceRange"]
