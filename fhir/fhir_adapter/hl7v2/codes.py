@@ -8,15 +8,18 @@ always the same Coding, and never mistaken for another laboratory's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from fhir_adapter.hl7v2.errors import DATA_TYPE_ERROR, content_error
 from fhir_adapter.hl7v2.syntax import Value
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 LOCAL_PREFIX = "urn:nhbridge:hl7v2"
+_CODE = re.compile(r"^\S+( \S+)*$")  # FHIR's code type
 
 KNOWN_SYSTEMS: dict[str, str] = {
     "LN": LOINC,
@@ -76,6 +79,13 @@ class CodedElement:
 
 
 def read_coded(value: Value) -> CodedElement:
+    """Raises Hl7Error (no location) for a code FHIR cannot carry (line breaks, runs of spaces)."""
+    for number in (1, 4):
+        code = value.component(number)
+        if code and not _CODE.match(code):
+            raise content_error(
+                "invalid_code", f"code {code!r} contains line breaks or repeated spaces", DATA_TYPE_ERROR
+            )
     return CodedElement(
         _code(value.component(1), value.component(2), value.component(3), value.component(7)),
         _code(value.component(4), value.component(5), value.component(6), value.component(8)),

@@ -72,7 +72,7 @@ def _identifier(value: Value) -> PatientIdentifier | None:
 
 
 def read_service(segment: Segment) -> CodedElement:
-    service = read_coded(segment.first(4))
+    service = _coded(segment, 4)
     if service.is_empty:
         raise content_error(
             "missing_service",
@@ -83,6 +83,13 @@ def read_service(segment: Segment) -> CodedElement:
     return service
 
 
+def _coded(segment: Segment, number: int) -> CodedElement:
+    try:
+        return read_coded(segment.first(number))
+    except Hl7Error as error:
+        raise error.at(segment.location(number)) from None
+
+
 def read_note(segment: Segment) -> Note | None:
     lines = [rep.text for rep in segment.repetitions(3)]
     text = "\n".join(line for line in lines if line)
@@ -91,7 +98,7 @@ def read_note(segment: Segment) -> Note | None:
 
 def read_result(segment: Segment, context: ReadContext) -> Result:
     value_type = segment.text(2).upper()
-    code = read_coded(segment.first(3))
+    code = _coded(segment, 3)
     if code.is_empty:
         raise content_error(
             "missing_observation_code",

@@ -42,12 +42,13 @@ class Hl7Time:
             return f"{self.moment.year:04d}"
         if self.precision == Precision.MONTH:
             return f"{self.moment.year:04d}-{self.moment.month:02d}"
-        return self.moment.date().isoformat()
+        return f"{self.moment.year:04d}-{self.moment.month:02d}-{self.moment.day:02d}"
 
     def fhir_datetime(self) -> str:
         if self.precision <= Precision.DAY:
             return self.fhir_date()
-        text = self.moment.strftime("%Y-%m-%dT%H:%M:%S")
+        m = self.moment  # not strftime: its %Y does not pad years before 1000 on every platform
+        text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
         if self.fraction:
             text += "." + self.fraction
         return text + _offset(self.moment)

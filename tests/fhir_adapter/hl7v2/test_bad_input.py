@@ -197,3 +197,13 @@ def test_mangled_real_messages_never_crash() -> None:
             except Hl7Error:
                 outcomes["refused"] += 1
     assert outcomes["parsed"] > 0 and outcomes["refused"] > 0
+
+
+def test_codes_fhir_cannot_carry_are_refused() -> None:
+    """A line feed inside a CR-terminated message is content, but no FHIR code may hold one."""
+    error = refused(oru(obx(1, "NM", "GL\nU^Glucose^L", "5.1")))
+    assert (error.code, str(error.location)) == ("invalid_code", "OBX-3 (segment 4)")
+    error = refused(oru(obx(1, "CWE", "X^x^L", "NEG  1^Negative^L")))
+    assert (error.code, str(error.location)) == ("invalid_code", "OBX-5 (segment 4)")
+    error = refused(oru(GOOD_OBX, obr="OBR|1|PL1|FL1|C\nBC^cbc^L"))
+    assert (error.code, str(error.location)) == ("invalid_code", "OBR-4 (segment 3)")

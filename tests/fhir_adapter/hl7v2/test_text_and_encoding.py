@@ -159,3 +159,9 @@ def test_line_feeds_and_mllp_framing_are_tolerated() -> None:
     assert parse_oru(raw.replace(b"\r", b"\n")).orders[0].results[0].code.key == "K"
     assert parse_oru(b"\x0b" + raw + b"\x1c\r").control_id == "MSG00001"
     assert parse_oru(b"\xef\xbb\xbf" + raw).control_id == "MSG00001"
+
+
+def test_years_keep_four_digits() -> None:
+    assert observation(oru(obx(1, "NM", "K^K^L", "4.1", observed="02150730")))["effectiveDateTime"] == "0215-07-30"
+    early = observation(oru(obx(1, "NM", "K^K^L", "4.1", observed="021507300000+0600")))
+    assert early["effectiveDateTime"] == "0215-07-30T00:00:00+06:00"
