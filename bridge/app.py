@@ -11,12 +11,21 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.api import fhir_routes, health, ingest_routes, people_routes, recording_routes, token_routes
+from bridge.api import (
+    critical_routes,
+    fhir_routes,
+    health,
+    ingest_routes,
+    people_routes,
+    recording_routes,
+    token_routes,
+)
 from bridge.api.errors import install_error_handlers
 from bridge.api.signal_routes import SIGNAL_PATH, serve_signal_socket
 from bridge.ingest.mllp_service import BridgeMllp
 from bridge.live_news import LivePublisher
 from bridge.recording.worker import run_recorder
+from bridge.results.critical_escalation import run_escalation
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
 from bridge.signalling.server import SignallingServer
@@ -93,9 +102,12 @@ def create_app(
         if mllp is not None and s.mllp_port:
             await mllp.start(s.mllp_host, s.mllp_port)
         application.state.mllp = mllp
+        escalation = asyncio.create_task(run_escalation(runtime), name="critical-escalation")
         try:
             yield
         finally:
+            escalation.cancel()
+            await asyncio.gather(escalation, return_exceptions=True)
             if mllp is not None:
                 await mllp.stop()
             if recorder is not None:
@@ -120,13 +132,16 @@ def create_app(
     app.include_router(health.router)
     app.include_router(token_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(critical_routes.router)  # before fhir_routes: its operation path must win
     app.include_router(fhir_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(ingest_routes.router)
 
     # Only the composition root knows the portal exists.
+    from portal import critical_pages
     from portal.mount import error_page, mount_portal
 
     mount_portal(app)
+    app.include_router(critical_pages.router)
     install_error_handlers(app, html_renderer=error_page)
     return app

@@ -14,6 +14,8 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bridge.results.critical_limits import load_limits
+
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "change-this", "secret", "password", "placeholder", "demo"}
 )
@@ -110,6 +112,13 @@ class Settings(BaseSettings):
         default="utf-8", description="Character set of HL7 messages without MSH-18 (gb18030 for many Chinese LIS)."
     )
     ecg_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="Largest ECG upload, all files.")
+    critical_limits_file: Path | None = Field(
+        default=None,
+        description="JSON file extending or replacing the default critical limits (bridge/results/critical_limits.py).",
+    )
+    critical_ack_minutes: int = Field(
+        default=10, ge=1, le=24 * 60, description="A critical-value alert unacknowledged this long goes to supervisors."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False)
 
@@ -117,6 +126,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("critical_limits_file")
+    @classmethod
+    def _sensible_critical_limits(cls, value: Path | None) -> Path | None:
+        load_limits(value)  # refuses a file whose limits make no sense, naming the analyte
+        return value
 
     @field_validator("log_level")
     @classmethod

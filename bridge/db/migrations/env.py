@@ -9,6 +9,7 @@ from bridge.db.engine import make_engine
 from bridge.db.tables import BridgeBase
 from bridge.ingest import tables as ingest_tables  # noqa: F401 - registers its models
 from bridge.recording import tables as recording_tables  # noqa: F401 - registers its model
+from bridge.results import tables as results_tables  # noqa: F401 - registers its model
 
 target_metadata = [BridgeBase.metadata, FhirBase.metadata]
 

@@ -1,0 +1,110 @@
+"""Escalation of critical-value alerts nobody acknowledged in time (BRIDGE_CRITICAL_ACK_MINUTES, 10).
+
+Every SWEEP_SECONDS the application (bridge/app.py, in its lifespan) looks for open alerts older than the
+limit, marks each escalated, stores a SupervisorAlert of kind `critical_unacknowledged` and tells the
+supervisors of the home and of the contracted hospitals (and supervisory authorities, who see every
+alert) on their alerts topics, as the consult queue does for an unanswered request. Each alert escalates
+once: several instances may sweep at the same time, and only the one whose conditional update marks the
+row goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
+
+from bridge.clock import as_utc
+from bridge.consults.events import alerts_topic
+from bridge.consults.queue import ALL_ORGANIZATIONS_ALERTS
+from bridge.db.tables import SupervisorAlert
+from bridge.results.alerts import hospitals_of
+from bridge.results.tables import CriticalAlert
+from bridge.runtime import Runtime
+from bridge.services import Services
+from bridge.signalling.protocol import PROTOCOL_VERSION
+
+logger = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 15.0
+ALERT_KIND = "critical_unacknowledged"
+
+
+def escalate_overdue(services: Services) -> list[str]:
+    """Escalate every alert unacknowledged for longer than the limit; the ids escalated now."""
+    now = services.now()
+    due = now - timedelta(minutes=services.settings.critical_ack_minutes)
+    overdue = services.db.scalars(
+        select(CriticalAlert).where(
+            CriticalAlert.acknowledged_at.is_(None),
+            CriticalAlert.escalated_at.is_(None),
+            CriticalAlert.created_at <= due,
+        )
+    ).all()
+    escalated: list[str] = []
+    for row in overdue:
+        claimed = services.db.execute(
+            update(CriticalAlert)
+            .where(
+                CriticalAlert.id == row.id,
+                CriticalAlert.escalated_at.is_(None),
+                CriticalAlert.acknowledged_at.is_(None),
+            )
+            .values(escalated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            continue  # acknowledged or escalated by someone else meanwhile
+        hospitals = hospitals_of(row)
+        message = {
+            "v": PROTOCOL_VERSION,
+            "type": "alert",
+            "kind": ALERT_KIND,
+            "communication_id": row.id,
+            "patient_id": row.patient_id,
+            "observation": f"Observation/{row.observation_id}/_history/{row.observation_version}",
+            "value": row.value_text,
+            "limit": row.limit_text,
+            "waiting_seconds": int((as_utc(now) - as_utc(row.created_at)).total_seconds()),
+            "home": row.home_id,
+            "hospitals": hospitals,
+        }
+        services.db.add(
+            SupervisorAlert(
+                kind=ALERT_KIND,
+                consult_id=None,
+                home_id=row.home_id,
+                # The table names one hospital; a home served by several has the others in the detail.
+                hospital_id=hospitals[0] if hospitals else "",
+                detail=json.dumps(message, ensure_ascii=False),
+                created_at=now,
+            )
+        )
+        topics = [alerts_topic(row.home_id), *(alerts_topic(h) for h in hospitals), ALL_ORGANIZATIONS_ALERTS]
+        for topic in topics:
+            services.announce(topic, message)
+        logger.warning(
+            "critical alert %s unacknowledged for %s s: supervisors alerted", row.id, message["waiting_seconds"]
+        )
+        escalated.append(row.id)
+    return escalated
+
+
+def sweep_once(runtime: Runtime) -> list[str]:
+    with runtime.session_factory.begin() as db:
+        return escalate_overdue(Services(db, runtime))
+
+
+async def run_escalation(runtime: Runtime) -> None:
+    """The application's escalation timer; cancelled at shutdown."""
+    while True:
+        # Read each round, so a test can shorten it without waiting out a long first sleep.
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await run_in_threadpool(sweep_once, runtime)
+        except Exception:
+            logger.exception("critical alert escalation sweep failed; the next one retries")
