@@ -28,7 +28,12 @@ laboratory) of the given subject; codes keep the sender's coding and gain LOINC 
 the sender gave none; NM/SN values are Quantities (ranges, ratios) with UCUM codes only when certain;
 OBX-7 ranges keep their text, OBX-8 flags become v3 ObservationInterpretation codes, OBX-11 the status
 (C corrected, X cancelled, ...), OBX-14 (else OBR-7) the effective time with its offset and precision.
-Every resource has a business identifier stable across corrections; see ``to_fhir``.
+NTE after an OBX become its notes, NTE after an OBR the report's conclusion; OBX of type ED or RP (a
+document, a pointer to one) become the report's presentedForm, as an R4 Observation cannot hold one.
+Every resource has one business identifier that a correction repeats, so the earlier version can be
+found: system ``urn:nhbridge:hl7v2:<sender>:report`` or ``...:result`` (sender: MSH-4, else MSH-3),
+value ``<filler, else placer:placer order number>/<OBR-4 code>[/<OBX-3 code>[/<OBX-4 sub-id>]]``.
+The ``urn:uuid`` fullUrls derive from it, so a resent message gives the same entries.
 
 Escapes (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\.br\\ \\Xhh\\``), repetitions, any unambiguous delimiters in
 MSH-1/MSH-2, and the character sets of MSH-18 (UNICODE UTF-8, GB 18030-2000, 8859/n, ASCII, BIG-5,
