@@ -13,6 +13,7 @@ from bridge.audit import recent_audit_events
 from bridge.directory.chart import build_chart
 from bridge.directory.residents import ResidentSummary
 from bridge.errors import AccessDenied
+from bridge.results.chart_results import build_results
 from bridge.supervision import organization_overview
 from portal.admin_pages import accounts_page
 from portal.rendering import render
@@ -62,6 +63,7 @@ def resident(patient_id: str, request: Request, principal: PrincipalDep, service
             "home_name": home,
             "age": summary.age_on(services.now().date()),
             "chart": build_chart(services.repository, patient_id),
+            "results": build_results(services.repository, patient_id),
         },
     )
 

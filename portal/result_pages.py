@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from bridge.api.deps import PrincipalDep, ServicesDep
 from bridge.auth.principal import Principal
-from bridge.errors import AuthenticationRequired
 from bridge.results.chart_results import ChartResults, build_results
 from bridge.services import Services
 from portal.rendering import render, templates
@@ -35,21 +34,6 @@ def results_for(services: Services, principal: Principal, patient_id: str) -> Ch
     return build_results(services.repository, patient_id)
 
 
-def resident_results(request: Request, patient_id: str) -> ChartResults:
-    """For resident.html, whose route (portal/home_pages.py) renders the chart but not the results.
-
-    The page's own unit of work is not reachable from a template, so this reads in one of its own,
-    with the same access check; a route that passes `results` in its context makes this unused.
-    """
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:
-        raise AuthenticationRequired()
-    runtime = request.app.state.runtime
-    with runtime.session_factory.begin() as db:
-        return results_for(Services(db, runtime), principal, patient_id)
-
-
-templates.env.globals["resident_results"] = resident_results
 templates.env.globals["RESULT_STRINGS"] = CLIENT_STRINGS
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from fhir_adapter.ecg import EcgFormatError, display_extract, ecg_observation, read_ecg
 from fhir_adapter.ecg.measurements import measure_ecg
-from fhir_adapter.ecg.measurements_fhir import measurement_components
+from fhir_adapter.ecg.measurements_fhir import MEASUREMENT_METHOD, measurement_components
 from fhir_adapter.errors import OperationOutcomeError
 
 from bridge.auth.principal import Principal
@@ -82,6 +82,8 @@ class EcgIngestion:
             source_document_reference=document_url,
             extra_components=measurement_components(measured),
         )
+        # The measurements among the components are the device's own reading, not a clinician's.
+        observation["method"] = MEASUREMENT_METHOD
         bundle = {
             "resourceType": "Bundle",
             "type": "transaction",
