@@ -24,6 +24,7 @@ from bridge.api.errors import install_error_handlers
 from bridge.api.signal_routes import SIGNAL_PATH, serve_signal_socket
 from bridge.ingest.mllp_service import BridgeMllp
 from bridge.live_news import LivePublisher
+from bridge.outbox.worker import run_outbox_worker
 from bridge.recording.worker import run_recorder
 from bridge.results.critical_escalation import run_escalation
 from bridge.runtime import Runtime
@@ -103,11 +104,13 @@ def create_app(
             await mllp.start(s.mllp_host, s.mllp_port)
         application.state.mllp = mllp
         escalation = asyncio.create_task(run_escalation(runtime), name="critical-escalation")
+        outbox = asyncio.create_task(run_outbox_worker(runtime), name="outbox")
         try:
             yield
         finally:
             escalation.cancel()
-            await asyncio.gather(escalation, return_exceptions=True)
+            outbox.cancel()
+            await asyncio.gather(escalation, outbox, return_exceptions=True)
             if mllp is not None:
                 await mllp.stop()
             if recorder is not None:

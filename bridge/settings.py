@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     recording_in_process: bool = Field(
         default=True, description="`bridge serve` runs the recorder worker; false when `bridge recorder` runs apart."
     )
+    outbox_poll_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="How often the outbox worker looks for due deliveries."
+    )
+    outbox_max_attempts: int = Field(
+        default=20, ge=1, le=100, description="Attempts before a delivery is marked failed (kept; retried by hand)."
+    )
+    outbox_timeout_seconds: float = Field(default=15.0, gt=0, le=300, description="Timeout of one outbound request.")
+    outbox_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="Wait after a delivery's first failure; doubled after each next one."
+    )
+    outbox_backoff_max_seconds: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")
     mllp_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of the HL7 v2 MLLP listener `bridge serve` starts when set."
     )

@@ -10,7 +10,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bridge.errors import AuthenticationRequired, BridgeError, InvalidInput
-from portal import admin_pages, auth_pages, consult_pages, guest_pages, home_pages, result_entry_pages, result_pages
+from portal import (
+    admin_pages,
+    auth_pages,
+    consult_pages,
+    guest_pages,
+    home_pages,
+    outbox_pages,
+    result_entry_pages,
+    result_pages,
+)
 from portal.rendering import render
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -21,6 +30,7 @@ def mount_portal(app: FastAPI) -> None:
     app.include_router(auth_pages.router)
     app.include_router(home_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(outbox_pages.router)
     app.include_router(consult_pages.router)
     app.include_router(guest_pages.router)
     app.include_router(result_entry_pages.router)

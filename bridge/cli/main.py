@@ -9,6 +9,7 @@ import click
 
 from bridge.accounts.service import NewAccount
 from bridge.cli.common import explain, load_settings, unit_of_work
+from bridge.cli.endpoint import endpoint
 from bridge.cli.quarantine import quarantine
 from bridge.cli.station import station
 from bridge.db.migrate import upgrade
@@ -134,6 +135,7 @@ def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
 
 main.add_command(station)
 main.add_command(quarantine)
+main.add_command(endpoint)
 
 
 @main.command(
