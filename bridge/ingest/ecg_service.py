@@ -23,6 +23,7 @@ from fhir_adapter.ecg import EcgFormatError, display_extract, ecg_observation, r
 from fhir_adapter.ecg.measurements import measure_ecg
 from fhir_adapter.ecg.measurements_fhir import MEASUREMENT_METHOD, measurement_components
 from fhir_adapter.errors import OperationOutcomeError
+from sqlalchemy.exc import OperationalError
 
 from bridge.auth.principal import Principal
 from bridge.directory.residents import home_of
@@ -30,7 +31,7 @@ from bridge.fhir_api.context import FhirContext
 from bridge.ingest.quarantine import InputKind, Quarantine, QuarantineEntry, Rejection
 from bridge.ingest.residents import GivenIdentifier, Matched, match_resident
 from bridge.ingest.source_files import document_for, keep_source_files
-from bridge.ingest.storing import after_storing, outcome_text, store_transaction
+from bridge.ingest.storing import after_storing, outcome_text, references, store_transaction
 from bridge.services import Services
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,22 @@ class EcgIngestion:
         self.client_address = client_address
 
     def receive(self, upload: EcgUpload, *, keep: bool = True, patient_id: str | None = None) -> EcgAnswer:
-        """`keep` False and `patient_id` set: a replay of what the quarantine holds already."""
+        """`keep` False and `patient_id` set: a replay of what the quarantine holds already. A failure of
+        the bridge's own rolls back what was done and keeps the files in the quarantine."""
+        savepoint = self.services.db.begin_nested()
+        try:
+            answer = self._receive(upload, keep=keep, patient_id=patient_id)
+        except OperationalError:
+            raise  # the database itself (locked, gone): nothing can be kept now; the uploader is told 500
+        except Exception as exc:
+            logger.exception("ECG upload from %s could not be processed; keeping it", self.sender.reference)
+            savepoint.rollback()
+            reason = f"the bridge failed while processing it ({type(exc).__name__})"
+            return self._rejected(upload, Rejection("processing_failed", reason), keep)
+        savepoint.commit()
+        return answer
+
+    def _receive(self, upload: EcgUpload, *, keep: bool, patient_id: str | None) -> EcgAnswer:
         matched = self._resident(upload.patient, patient_id)
         if isinstance(matched, Rejection):
             return self._rejected(upload, matched, keep)
@@ -103,16 +119,16 @@ class EcgIngestion:
         ctx = FhirContext(self.services, self.sender, self.services.settings.public_base_url, self.client_address)
         savepoint = self.services.db.begin_nested()
         try:
-            created = store_transaction(ctx, bundle, self.services.settings.fhir_max_bundle_entries)
+            stored = store_transaction(ctx, bundle, self.services.settings.fhir_max_bundle_entries)
         except OperationOutcomeError as error:
             savepoint.rollback()
             return self._rejected(upload, Rejection("not_storable", outcome_text(error)), keep)
         savepoint.commit()
-        document_id = next(r.split("/", 1)[1] for r in created if r.startswith("DocumentReference/"))
-        observation_id = next(r.split("/", 1)[1] for r in created if r.startswith("Observation/"))
+        document_id = next(r["id"] for r in stored if r["resourceType"] == "DocumentReference")
+        written = next(r for r in stored if r["resourceType"] == "Observation")
+        observation_id = written["id"]
         keep_source_files(self.services, document_id, matched.patient["id"], upload.files)
-        after_storing(self.services, matched.patient, created, "ecg")
-        stored = self.services.repository.read("Observation", observation_id)
+        after_storing(self.services, matched.patient, stored, "ecg")
         logger.info(
             "ECG (%s, %d leads, %.0f s) from %s stored as Observation/%s for %s",
             recording.source_format,
@@ -122,7 +138,7 @@ class EcgIngestion:
             observation_id,
             matched.reference,
         )
-        return EcgAnswer(stored, created)
+        return EcgAnswer(written, references(stored))
 
     def _resident(self, given: str, patient_id: str | None) -> Matched | Rejection:
         homes = self.services.policy.visible_home_ids(self.sender)

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.hl7v2 import Hl7Error, OruMessage, build_ack, parse_oru
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bridge.auth.principal import Principal
 from bridge.fhir_api.context import FhirContext
 from bridge.ingest.quarantine import InputKind, Quarantine, Rejection
 from bridge.ingest.residents import GivenIdentifier, Matched, match_resident
-from bridge.ingest.storing import after_storing, outcome_text, store_transaction, transaction_of
+from bridge.ingest.storing import after_storing, outcome_text, references, store_transaction, transaction_of
 from bridge.ingest.tables import Hl7Receipt
 from bridge.services import Services
 
@@ -54,6 +55,24 @@ class Hl7Ingestion:
         self.quarantine = Quarantine(services)
 
     def receive(self, raw: bytes) -> Hl7Answer:
+        """Never loses the message: a failure of the bridge's own (a bug, a constraint) rolls back what
+        was done and keeps the message in the quarantine to be replayed, answered AE."""
+        savepoint = self.services.db.begin_nested()
+        try:
+            answer = self._receive(raw)
+        except OperationalError:
+            raise  # the database itself (locked, gone): the caller's transaction is lost; the sender resends
+        except Exception as exc:
+            logger.exception("HL7 message from %s could not be processed; keeping it", self.sender.reference)
+            savepoint.rollback()
+            rejection = Rejection("processing_failed", f"the bridge failed while processing it ({type(exc).__name__})")
+            entry = self._keep(raw, rejection)
+            ack = build_ack(raw, "AE", rejection.reason, error=Hl7Error(rejection.code, rejection.reason, "AE"))
+            return Hl7Answer(ack.encode("utf-8", "replace"), "AE", entry, rejection=rejection)
+        savepoint.commit()
+        return answer
+
+    def _receive(self, raw: bytes) -> Hl7Answer:
         settings = self.services.settings
         if len(raw) > settings.hl7_max_message_bytes:
             return self._refuse(raw, Hl7Error.too_large(len(raw), settings.hl7_max_message_bytes))
@@ -90,14 +109,15 @@ class Hl7Ingestion:
         ctx = FhirContext(self.services, self.sender, self.services.settings.public_base_url, self.client_address)
         savepoint = self.services.db.begin_nested()
         try:
-            created = store_transaction(
+            stored = store_transaction(
                 ctx, transaction_of(self.services, entries), self.services.settings.fhir_max_bundle_entries
             )
         except OperationOutcomeError as error:
             savepoint.rollback()
             return self._quarantined(raw, message, Rejection("not_storable", outcome_text(error)), quarantine)
         savepoint.commit()
-        after_storing(self.services, matched.patient, created, "lab")
+        after_storing(self.services, matched.patient, stored, "lab")
+        created = references(stored)
         logger.info(
             "HL7 %s from %s: %d resources for %s",
             message.control_id,

@@ -75,6 +75,10 @@ class MllpServer:
             await self._conversation(reader, writer, address)
         except ConnectionError:
             logger.info("MLLP connection from %s lost", address)
+        except Exception:
+            # Not even the quarantine could keep the message (the database is down): no ACK, so the
+            # sender sends it again, and the connection closes so that it reconnects.
+            logger.exception("MLLP connection from %s: processing failed; closing without an ACK", address)
         finally:
             self._connections.discard(task)
             writer.close()

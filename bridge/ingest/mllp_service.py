@@ -9,8 +9,10 @@ from a facility not listed, or one whose MSH cannot even be read, is still kept 
 from __future__ import annotations
 
 import logging
+import time
 
 from fhir_adapter.hl7v2 import Hl7Error, build_ack
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from bridge.auth.resolve import client_principal
@@ -26,6 +28,7 @@ from bridge.settings import Settings
 logger = logging.getLogger(__name__)
 
 UNATTRIBUTED = "-"
+LOCKED_ATTEMPTS = 5
 
 
 def sending_facility(raw: bytes) -> str | None:
@@ -78,6 +81,19 @@ class BridgeMllp:
         return await run_in_threadpool(self._process, raw, address)
 
     def _process(self, raw: bytes, address: str) -> bytes:
+        # SQLite refuses a transaction that read and then wants to write when another connection wrote in
+        # between ("database is locked"); doing the message again in a new transaction is all it takes.
+        for attempt in range(1, LOCKED_ATTEMPTS + 1):
+            try:
+                return self._process_once(raw, address)
+            except OperationalError as exc:
+                if attempt == LOCKED_ATTEMPTS or "locked" not in str(exc):
+                    raise
+                logger.info("MLLP message from %s met a locked database; attempt %d again", address, attempt + 1)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _process_once(self, raw: bytes, address: str) -> bytes:
         with self.runtime.session_factory.begin() as db:
             services = Services(db, self.runtime)
             client = attributed_client(services, raw)

@@ -18,6 +18,7 @@ from bridge.fhir_api.batch import run_bundle
 from bridge.fhir_api.context import FhirContext
 from bridge.i18n import Translator
 from bridge.results.critical import raise_critical_alerts
+from bridge.results.hospital_push import enqueue_result_push
 from bridge.results.news import announce_results
 from bridge.services import Services
 
@@ -61,18 +62,15 @@ def _rewritten(value: Any, references: dict[str, str]) -> Any:
     return value
 
 
-def store_transaction(ctx: FhirContext, bundle: dict[str, Any], max_entries: int) -> list[str]:
-    """Run it; the references of what was written (``Type/id``). Raises OperationOutcomeError when any
-    entry fails, with nothing written."""
+def store_transaction(ctx: FhirContext, bundle: dict[str, Any], max_entries: int) -> list[dict[str, Any]]:
+    """Run it; the resources as written (with id and meta). Raises OperationOutcomeError when any entry
+    fails, with nothing written."""
     response = run_bundle(ctx, bundle, Translator(), max_entries)
-    written: list[str] = []
-    for entry in response.get("entry", []):
-        location = str(entry.get("response", {}).get("location", ""))
-        if location:
-            parts = location.split("/")
-            if len(parts) >= 2:
-                written.append("/".join(parts[:2]))
-    return written
+    return [entry["resource"] for entry in response.get("entry", []) if isinstance(entry.get("resource"), dict)]
+
+
+def references(resources: Sequence[dict[str, Any]]) -> list[str]:
+    return [f"{r['resourceType']}/{r['id']}" for r in resources]
 
 
 def _stored_with_same_identifier(services: Services, resource: dict[str, Any]) -> str | None:
@@ -104,12 +102,15 @@ def outcome_text(error: OperationOutcomeError) -> str:
     return "; ".join(texts)[:2000] or "the results could not be stored"
 
 
-def after_storing(services: Services, patient: dict[str, Any], created: list[str], kind: str) -> list[str]:
-    """What every stored result sets off, in the same transaction: critical values are alerted, and open
-    pages of the resident's home and hospitals hear of it once committed. The alerts' references."""
-    stored = [services.repository.read(*reference.split("/", 1)) for reference in created]
+def after_storing(
+    services: Services, patient: dict[str, Any], stored: Sequence[dict[str, Any]], kind: str
+) -> list[str]:
+    """What every stored result sets off, in the same transaction: critical values are alerted, open pages
+    of the resident's home and hospitals hear of it once committed, and hospitals with their own FHIR
+    endpoint get it through the outbox. The alerts' references."""
     alerts = raise_critical_alerts(services, patient, [r for r in stored if r["resourceType"] == "Observation"])
     home = home_of(patient)
     if home is not None:
-        announce_results(services, home, patient["id"], created, kind, critical=alerts)
+        announce_results(services, home, patient["id"], references(stored), kind, critical=alerts)
+    enqueue_result_push(services, patient, references(stored), kind)
     return alerts

@@ -25,8 +25,7 @@ from bridge.directory.residents import display_name, home_of
 from bridge.errors import FieldError, InvalidInput, NotFound
 from bridge.fhir_api.context import FhirContext
 from bridge.fhir_api.writes import create
-from bridge.results.critical import raise_critical_alerts
-from bridge.results.news import announce_results
+from bridge.ingest.storing import after_storing
 from bridge.results.vital_signs import (
     BLOOD_PRESSURE_PANEL,
     BLOOD_PRESSURE_PROFILE,
@@ -171,11 +170,9 @@ class PointOfCare:
             for observation in build_observations(checked, patient, self._performer(), now)
         ]
         references = [f"Observation/{o['id']}" for o in stored]
-        alerts = alert_critical_values(self.services, patient, stored)
-        # As for any stored result (bridge/ingest/storing.py: after_storing): open pages hear of it once committed.
-        announce_results(
-            self.services, self.principal.organization_id, patient_id, references, kind="vitals", critical=alerts
-        )
+        # As for any stored result: critical values alerted in this unit of work, open pages told once
+        # committed, hospitals with their own FHIR endpoint sent it through the outbox.
+        alerts = after_storing(self.services, patient, stored, "vitals")
         logger.info(
             "%s entered %s for Patient/%s", self.principal.reference, ", ".join(sorted(checked.values)), patient_id
         )
@@ -190,12 +187,6 @@ class PointOfCare:
                 "display": self.principal.display_name,
             }
         return {"reference": f"Organization/{self.principal.organization_id}", "display": self.principal.display_name}
-
-
-def alert_critical_values(services: Services, patient: Json, observations: list[Json]) -> list[str]:
-    """The one place point-of-care entries meet the critical-value rules: in this unit of work, so an
-    alert commits with the values that caused it."""
-    return raise_critical_alerts(services, patient, observations)
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -140,10 +140,11 @@ def _read_digital(path: Path) -> IntArray:
 
 
 def _check_checksums(header: dict[str, Any], digital: IntArray, header_name: str) -> None:
-    # WFDB's checksum: the 16-bit two's complement sum of a signal's samples.
+    # WFDB's checksum: the 16-bit sum of a signal's samples. PhysioNet's headers write it signed, wfdb-python's
+    # wrsamp unsigned: both are the same residue modulo 65536.
     sums = (digital.sum(axis=0) + 32768) % 65536 - 32768
     for index, expected in enumerate(header["checksum"] or []):
-        if expected is not None and int(sums[index]) != int(expected):
+        if expected is not None and (int(sums[index]) - int(expected)) % 65536 != 0:
             raise EcgFormatError(
                 "checksum",
                 f"{header_name}: signal {header['sig_name'][index]} has checksum {int(sums[index])}, "

@@ -54,7 +54,10 @@ def rewrite_field(message: bytes, segment: bytes, index: int, value: bytes) -> b
 
 def aimed_at(message: bytes, identifier: str, authority: str = "") -> bytes:
     """The message about a demo resident (PID-3), with a fresh control id (MSH-10)."""
-    pid3 = f"{identifier}^^^{authority}^MR".encode() if authority else f"{identifier}^^^^MR".encode()
+    # The home's code as assigning authority, as a laboratory serving several homes sends it: other tests
+    # may add residents whose numbers repeat a demo resident's.
+    authority = authority or identifier.split("-", 1)[0]
+    pid3 = f"{identifier}^^^{authority}^MR".encode()
     fresh = rewrite_field(message, b"MSH", 10, uuid.uuid4().hex[:20].encode())
     return rewrite_field(fresh, b"PID", 3, pid3)
 
@@ -74,8 +77,31 @@ def oru(
     order = order or uuid.uuid4().hex[:10]
     lines = [
         f"MSH|^~\\&|LIS|DEMOLAB|BRIDGE|NH|20261201083000+0800||ORU^R01^ORU_R01|{control}|P|{version}",
-        f"PID|1||{identifier}^^^^MR||测试^老人||19400101|F",
+        f"PID|1||{identifier}^^^{identifier.split('-', 1)[0]}^MR||测试^老人||19400101|F",
         f"OBR|1|P{order}|F{order}|24323-8^Comprehensive metabolic panel^LN|||20261201080000+0800",
     ]
     lines += [f"OBX|{n}|{text}" for n, text in enumerate(observations, start=1)]
     return ("\r".join(lines) + "\r").encode("utf-8")
+
+
+def ingest_resident(bridge: Bridge, home: str = "demo-home-1") -> str:
+    """A resident of its own for one test: results stored for it change no demo resident's chart, which
+    other tests read. Its number follows the demo's (`H1-…` under the home's resident-number system)."""
+    from bridge.directory.codes import RESIDENT_NUMBER_SYSTEM
+
+    code = "H1" if home == "demo-home-1" else "H2"
+    with bridge.services() as services:
+        created = services.repository.create(
+            {
+                "resourceType": "Patient",
+                "identifier": [
+                    {"system": f"{RESIDENT_NUMBER_SYSTEM}/{code}", "value": f"{code}-Z{uuid.uuid4().hex[:8]}"}
+                ],
+                "name": [{"text": "检验测试", "family": "检", "given": ["验测试"]}],
+                "gender": "female",
+                "birthDate": "1940-01-01",
+                "managingOrganization": {"reference": f"Organization/{home}"},
+            },
+            f"zz-ingest-{uuid.uuid4().hex[:12]}",
+        )
+    return str(created["id"])

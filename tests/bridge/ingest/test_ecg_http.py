@@ -12,8 +12,8 @@ import pytest
 
 from bridge.demo.laboratory import DEMO_ANALYSER_CLIENT_ID, DEMO_ANALYSER_SECRET
 from bridge.ingest.quarantine import Quarantine
-from tests.bridge.api.fhir_support import fhir_client, resident_of
-from tests.bridge.ingest.support import ECG_DIR, lab_token, resident_identifier
+from tests.bridge.api.fhir_support import fhir_client
+from tests.bridge.ingest.support import ECG_DIR, ingest_resident, lab_token, resident_identifier
 from tests.conftest import Bridge
 from tests.fhir_peer import MedplumValidator, assert_all_pass
 
@@ -46,7 +46,7 @@ def lead_components(observation: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_every_sample_ecg_becomes_a_valid_observation_with_its_files(bridge: Bridge, medplum: MedplumValidator) -> None:
-    patient = resident_of(bridge, "demo-home-1", 0)
+    patient = ingest_resident(bridge)
     client = analyser(bridge)
     observations = []
     for label, names in SAMPLES.items():
@@ -76,7 +76,7 @@ def test_every_sample_ecg_becomes_a_valid_observation_with_its_files(bridge: Bri
 
 
 def test_a_long_recording_is_shown_as_ten_seconds_and_kept_whole(bridge: Bridge) -> None:
-    patient = resident_of(bridge, "demo-home-1", 1)
+    patient = ingest_resident(bridge)
     observation = upload(analyser(bridge), patient, sample(SAMPLES["wfdb-30-minutes"])).json()
     for component in lead_components(observation):
         data = component["valueSampledData"]
@@ -85,7 +85,7 @@ def test_a_long_recording_is_shown_as_ten_seconds_and_kept_whole(bridge: Bridge)
 
 
 def test_the_patient_may_be_named_by_an_identifier(bridge: Bridge) -> None:
-    patient = resident_of(bridge, "demo-home-1", 2)
+    patient = ingest_resident(bridge)
     response = upload(analyser(bridge), resident_identifier(bridge, patient), sample(SAMPLES["scp"]))
     assert response.status_code == 201
     assert response.json()["subject"]["reference"] == f"Patient/{patient}"
@@ -102,7 +102,7 @@ def test_the_patient_may_be_named_by_an_identifier(bridge: Bridge) -> None:
     ],
 )
 def test_unreadable_ecgs_are_refused_and_kept(bridge: Bridge, files: dict[str, bytes], code: str) -> None:
-    patient = resident_of(bridge, "demo-home-1", 0)
+    patient = ingest_resident(bridge)
     response = upload(analyser(bridge), patient, files)
     assert response.status_code == 422, response.text
     outcome = response.json()
@@ -115,7 +115,7 @@ def test_unreadable_ecgs_are_refused_and_kept(bridge: Bridge, files: dict[str, b
 
 
 def test_csv_needs_a_sampling_rate_and_nans_are_refused(bridge: Bridge) -> None:
-    patient = resident_of(bridge, "demo-home-1", 0)
+    patient = ingest_resident(bridge)
     rows = "\n".join(f"{(i % 50) * 10},{(i % 50) * 12}" for i in range(2500))
     csv = f"I,II\n{rows}\n".encode()
     client = analyser(bridge)
@@ -132,7 +132,7 @@ def test_csv_needs_a_sampling_rate_and_nans_are_refused(bridge: Bridge) -> None:
 
 def test_uploads_for_another_home_or_too_large_are_refused(bridge: Bridge) -> None:
     client = analyser(bridge)
-    elsewhere = resident_of(bridge, "demo-home-2", 0)
+    elsewhere = ingest_resident(bridge, "demo-home-2")
     refused = upload(client, elsewhere, sample(SAMPLES["scp"]))
     assert refused.status_code == 422  # not a resident it may file results for: kept, not stored
     too_big = client.post(

@@ -12,9 +12,9 @@ import pytest
 
 from bridge.ingest.quarantine import Quarantine, QuarantineStatus
 from bridge.ingest.replay import replay
-from tests.bridge.api.fhir_support import resident_of
 from tests.bridge.ingest.support import (
     aimed_at,
+    ingest_resident,
     lab_client,
     oru,
     resident_identifier,
@@ -60,7 +60,7 @@ def control_id_of(message: bytes) -> str:
 
 
 def test_every_sample_message_is_stored_or_kept_with_a_reason(bridge: Bridge, medplum: MedplumValidator) -> None:
-    patient = resident_of(bridge, "demo-home-1", 1)
+    patient = ingest_resident(bridge)
     identifier = resident_identifier(bridge, patient)
     client = lab_client(bridge)
     written: list[dict[str, Any]] = []
@@ -86,7 +86,7 @@ def test_every_sample_message_is_stored_or_kept_with_a_reason(bridge: Bridge, me
 
 
 def test_a_message_sent_twice_gets_the_same_ack_and_creates_nothing_new(bridge: Bridge) -> None:
-    identifier = resident_identifier(bridge, resident_of(bridge, "demo-home-1", 2))
+    identifier = resident_identifier(bridge, ingest_resident(bridge))
     message = oru(identifier, "NM|2823-3^Potassium^LN||4.1|mmol/L|3.5-5.5|N|||F|||20261201080000+0800")
     client = lab_client(bridge)
     first = send(client, message)
@@ -102,7 +102,7 @@ def test_an_unknown_resident_is_kept_then_matched_by_hand_and_replayed(bridge: B
     code, text = ack_of(response)
     assert code == "AE" and "NOBODY-0001" in text
     entry_id = response.headers["X-Bridge-Quarantine"]
-    patient = resident_of(bridge, "demo-home-2", 0)
+    patient = ingest_resident(bridge, "demo-home-2")
     with bridge.services() as services:
         entry = Quarantine(services).get(entry_id)
         assert entry.row.reason_code == "unknown_patient"
@@ -118,7 +118,7 @@ def test_an_unknown_resident_is_kept_then_matched_by_hand_and_replayed(bridge: B
 
 
 def test_a_correction_becomes_a_new_version_of_the_same_result(bridge: Bridge) -> None:
-    identifier = resident_identifier(bridge, resident_of(bridge, "demo-home-1", 3))
+    identifier = resident_identifier(bridge, ingest_resident(bridge))
     client = lab_client(bridge)
     first = oru(identifier, "NM|2345-7^Glucose^LN||6.1|mmol/L|3.9-6.1|N|||P", order="G-1")
     corrected = oru(identifier, "NM|2345-7^Glucose^LN||7.4|mmol/L|3.9-6.1|H|||C", order="G-1")
@@ -153,7 +153,7 @@ def test_bad_messages_get_a_clear_ack_and_are_kept(bridge: Bridge, body: bytes, 
 
 
 def test_a_number_that_does_not_parse_is_refused_and_nothing_is_stored(bridge: Bridge) -> None:
-    identifier = resident_identifier(bridge, resident_of(bridge, "demo-home-1", 0))
+    identifier = resident_identifier(bridge, ingest_resident(bridge))
     message = oru(
         identifier,
         "NM|2823-3^Potassium^LN||4.0|mmol/L|3.5-5.5|N|||F",
@@ -169,7 +169,7 @@ def test_a_home_analyser_cannot_file_results_for_another_homes_resident(bridge: 
 
     token = lab_token(bridge, DEMO_ANALYSER_CLIENT_ID, DEMO_ANALYSER_SECRET)
     analyser = bridge.client(headers={"Authorization": f"Bearer {token}"})
-    elsewhere = resident_identifier(bridge, resident_of(bridge, "demo-home-2", 0))
+    elsewhere = resident_identifier(bridge, ingest_resident(bridge, "demo-home-2"))
     code, text = ack_of(send(analyser, oru(elsewhere, "NM|2345-7^Glucose^LN||5.5|mmol/L|3.9-6.1|N|||F")))
     assert (code == "AE" and "unknown" in text.lower()) or "no resident" in text.lower()
 
@@ -187,3 +187,31 @@ def test_transport_errors_are_operation_outcomes(bridge: Bridge) -> None:
     assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
     too_big = send(lab_client(bridge), b"MSH|" + b"x" * (3 * 1024 * 1024))
     assert too_big.status_code == 413 and too_big.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_failure_of_the_bridge_itself_keeps_the_message_and_stores_nothing(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live server runs in this process: a fault injected after the results were written must roll
+    # them back and leave the whole message in the quarantine, answered AE (a real ACK, not a 500).
+    from bridge.ingest import storing
+
+    def broken(*_: object) -> list[str]:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(storing, "raise_critical_alerts", broken)
+    patient = ingest_resident(bridge)
+    message = oru(resident_identifier(bridge, patient), "NM|2823-3^Potassium^LN||4.2|mmol/L|3.5-5.5|N|||F")
+    response = send(lab_client(bridge), message)
+    code, text = ack_of(response)
+    assert code == "AE" and "RuntimeError" in text
+    with bridge.services() as services:
+        entry = Quarantine(services).get(response.headers["X-Bridge-Quarantine"])
+        assert entry.row.reason_code == "processing_failed" and entry.files["message.hl7"] == message
+        from sqlalchemy import select
+
+        from bridge.ingest.tables import Hl7Receipt
+
+        assert services.db.scalar(select(Hl7Receipt).where(Hl7Receipt.control_id == control_id_of(message))) is None
+        found = services.repository.find("Observation", {"subject": f"Patient/{patient}"})
+        assert not [o for o in found if o.get("valueQuantity", {}).get("value") == 4.2 and "2823-3" in str(o["code"])]

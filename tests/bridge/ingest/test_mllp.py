@@ -14,8 +14,7 @@ from bridge.app import create_app
 from bridge.demo.laboratory import DEMO_LAB_CLIENT_ID, DEMO_LAB_FACILITY
 from bridge.ingest.quarantine import Quarantine
 from bridge.runtime import Runtime
-from tests.bridge.api.fhir_support import resident_of
-from tests.bridge.ingest.support import oru, resident_identifier
+from tests.bridge.ingest.support import ingest_resident, oru, resident_identifier
 from tests.conftest import Bridge, make_settings
 from tests.support import LiveServer, free_port
 
@@ -42,7 +41,7 @@ def ack(raw: bytes, encoding: str = "utf-8") -> tuple[str, str]:
 
 
 def test_messages_over_one_connection_are_acknowledged_in_order(bridge: Bridge, mllp: int) -> None:
-    identifier = resident_identifier(bridge, resident_of(bridge, "demo-home-1", 4))
+    identifier = resident_identifier(bridge, ingest_resident(bridge))
     with MLLPClient("127.0.0.1", mllp) as client:
         first = client.send_message(oru(identifier, "NM|2823-3^Potassium^LN||4.4|mmol/L|3.5-5.5|N|||F"))
         second = client.send_message(oru(identifier, "NM|718-7^Hemoglobin^LN||128|g/L|115-150|N|||F"))
@@ -51,7 +50,7 @@ def test_messages_over_one_connection_are_acknowledged_in_order(bridge: Bridge, 
 
 
 def test_a_chinese_laboratory_message_in_gb18030(bridge: Bridge, mllp: int) -> None:
-    identifier = resident_identifier(bridge, resident_of(bridge, "demo-home-1", 5))
+    identifier = resident_identifier(bridge, ingest_resident(bridge))
     text = oru(identifier, "ST|11502-2^检验报告^LN||标本溶血，建议复查||||||F").decode("utf-8")
     text = text.replace("|P|2.5.1", "|P|2.5.1|||||CHN|GB 18030-2000", 1)
     with MLLPClient("127.0.0.1", mllp, encoding="gb18030") as client:
