@@ -15,8 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from bridge.i18n import Translator
-from tests.bridge.api.fhir_support import resident_of
-from tests.bridge.ingest.support import ECG_DIR, oru, resident_identifier
+from tests.bridge.ingest.support import ECG_DIR, ingest_resident, oru, resident_identifier
 from tests.conftest import Bridge
 from tests.portal.test_browser_login import CHROMIUM, CHROMIUM_ARGS, log_in
 
@@ -75,7 +74,7 @@ def drop(page: Page, files: list[tuple[str, bytes]]) -> None:
 
 
 def test_dropped_hl7_files_show_progress_then_matched_or_quarantined(bridge: Bridge, page: Page) -> None:
-    patient = resident_of(bridge, "demo-home-1", 2)
+    patient = ingest_resident(bridge)  # its own: the results stored change no demo resident's chart
     good = oru(resident_identifier(bridge, patient), SODIUM)
     unknown = oru("H1-5555", SODIUM)
     ecg = [(name, (ECG_DIR / name).read_bytes()) for name in ("100.hea", "100.dat")]  # MIT-BIH record 100

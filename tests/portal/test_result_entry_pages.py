@@ -16,7 +16,7 @@ from bridge.demo.seed import DEMO_PASSWORD
 from bridge.i18n import Translator
 from bridge.ingest.quarantine import Quarantine
 from tests.bridge.api.fhir_support import resident_of
-from tests.bridge.ingest.support import lab_client, oru, resident_identifier
+from tests.bridge.ingest.support import ingest_resident, lab_client, oru, resident_identifier
 from tests.conftest import Bridge
 from tests.portal.test_pages_http import hidden, sign_in
 
@@ -146,7 +146,8 @@ def test_a_quarantined_message_is_listed_matched_and_replayed(bridge: Bridge) ->
     detail = admin.get(f"/admin/quarantine/{entry_id}")
     assert detail.status_code == 200 and "PID|1||H1-9999" in detail.text
 
-    patient = resident_of(bridge, "demo-home-1", 5)
+    patient = ingest_resident(bridge)  # its own: replayed results would change a demo resident's chart
+    page = admin.get("/admin/quarantine")
     token = hidden(page.text, "csrf_token")
     back = f"/admin/quarantine/{entry_id}"
     matched = admin.post(f"{back}/match", data={"patient": patient, "next": back, "csrf_token": token})
@@ -213,7 +214,7 @@ def test_a_home_admin_fixes_her_homes_upload_with_her_homes_residents_only(bridg
     assert f'value="{elsewhere}"' not in page.text  # the chooser offers her home's residents
     refused = home_admin.post(f"/admin/quarantine/{entry_id}/match", data={"patient": elsewhere, "csrf_token": token})
     assert "problem=resident_unknown" in location(refused)
-    ours = resident_of(bridge, "demo-home-1", 1)
+    ours = ingest_resident(bridge)
     home_admin.post(f"/admin/quarantine/{entry_id}/match", data={"patient": ours, "csrf_token": token})
     replayed = home_admin.post(f"/admin/quarantine/{entry_id}/replay", data={"csrf_token": token})
     assert "done=processed" in location(replayed)
