@@ -24,8 +24,11 @@ async def negotiated_media_type(request: Request) -> str:
 
 
 async def limited_body(request: Request) -> bytes:
+    return await read_limited(request, get_runtime(request).settings.fhir_max_body_bytes)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes the limit (not after buffering it all)."""
-    limit = get_runtime(request).settings.fhir_max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

@@ -24,6 +24,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
 from bridge.api.deps import PrincipalDep, ServicesDep, client_address, get_runtime
+from bridge.api.fhir_http import read_limited
 from bridge.audit import Actor, AuditKind, Outcome, record_audit_event
 from bridge.auth.principal import Principal
 from bridge.directory.codes import NAMESPACE
@@ -47,21 +48,6 @@ ECG_RESULT_TYPES = ("Observation", "DocumentReference")
 async def _hl7_body(request: Request) -> bytes:
     limit = get_runtime(request).settings.hl7_max_message_bytes
     return await read_limited(request, limit)
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes the limit (not after buffering it all)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def require_result_scopes(services: Services, principal: Principal, resource_types: tuple[str, ...]) -> None:
@@ -174,7 +160,3 @@ def source_file(sha256: str, name: str, request: Request, principal: PrincipalDe
         media_type=row.content_type,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}"},
     )
-
-
-def _too_large(limit: int) -> OperationOutcomeError:
-    return OperationOutcomeError.single(413, "too-long", f"the request body is larger than {limit} bytes")

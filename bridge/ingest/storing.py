@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fhir_adapter.errors import OperationOutcomeError
+from fhir_adapter.references import mapped, rewrite_references
 
 from bridge.directory.residents import home_of
 from bridge.fhir_api.batch import run_bundle
@@ -41,25 +42,10 @@ def transaction_of(services: Services, entries: Sequence[tuple[str, dict[str, An
             updated[full_url] = f"{resource['resourceType']}/{existing}"
         bundle_entries.append({"fullUrl": full_url, "resource": resource, "request": request})
     for entry in bundle_entries:
-        entry["resource"] = _rewritten(entry["resource"], updated)
+        entry["resource"] = rewrite_references(entry["resource"], mapped(updated))
         if entry["fullUrl"] in updated:
             entry["fullUrl"] = f"{services.settings.public_base_url}/fhir/{updated[entry['fullUrl']]}"
     return {"resourceType": "Bundle", "type": "transaction", "entry": bundle_entries}
-
-
-def _rewritten(value: Any, references: dict[str, str]) -> Any:
-    if not references:
-        return value
-    if isinstance(value, dict):
-        return {
-            key: references.get(item, item)
-            if key == "reference" and isinstance(item, str)
-            else _rewritten(item, references)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_rewritten(item, references) for item in value]
-    return value
 
 
 def store_transaction(ctx: FhirContext, bundle: dict[str, Any], max_entries: int) -> list[dict[str, Any]]:

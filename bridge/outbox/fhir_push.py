@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fhir_adapter.references import mapped, rewrite_references
 
 from bridge.audit import CLIENT_SYSTEM, Actor, AuditKind, Outcome, organization_entity, record_audit_event
 from bridge.fhir_api.context import patient_entities
@@ -102,7 +103,7 @@ async def push_transaction(client: httpx.AsyncClient, target: Target, bundle: di
             resolved[entry.get("fullUrl", "")] = location
         locations += answered
     if rest:
-        locations += await _post_transaction(client, target, [_rewritten(e, resolved) for e in rest])
+        locations += await _post_transaction(client, target, [rewrite_references(e, mapped(resolved)) for e in rest])
     return locations
 
 
@@ -168,21 +169,6 @@ def _issue_text(issue: dict[str, Any]) -> str:
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "")
     return float(value) if value.isdigit() else None  # the HTTP-date form is rare; the backoff covers it
-
-
-def _rewritten(value: Any, resolved: dict[str, str]) -> Any:
-    if not resolved:
-        return value
-    if isinstance(value, dict):
-        return {
-            key: resolved.get(item, item)
-            if key == "reference" and isinstance(item, str)
-            else _rewritten(item, resolved)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_rewritten(item, resolved) for item in value]
-    return value
 
 
 def _audit_push(services: Services, message: ClaimedMessage, bundle: dict[str, Any], base_url: str) -> None:
