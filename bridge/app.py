@@ -16,8 +16,11 @@ from bridge.api import (
     fhir_routes,
     health,
     ingest_routes,
+    jwks_routes,
     people_routes,
+    prescription_routes,
     recording_routes,
+    subscription_routes,
     token_routes,
 )
 from bridge.api.errors import install_error_handlers
@@ -30,6 +33,7 @@ from bridge.results.critical_escalation import run_escalation
 from bridge.runtime import Runtime
 from bridge.settings import Settings, get_settings
 from bridge.signalling.server import SignallingServer
+from bridge.subscriptions.heartbeat import run_heartbeats
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +109,14 @@ def create_app(
         application.state.mllp = mllp
         escalation = asyncio.create_task(run_escalation(runtime), name="critical-escalation")
         outbox = asyncio.create_task(run_outbox_worker(runtime), name="outbox")
+        heartbeats = asyncio.create_task(run_heartbeats(runtime), name="subscription-heartbeats")
         try:
             yield
         finally:
             escalation.cancel()
             outbox.cancel()
-            await asyncio.gather(escalation, outbox, return_exceptions=True)
+            heartbeats.cancel()
+            await asyncio.gather(escalation, outbox, heartbeats, return_exceptions=True)
             if mllp is not None:
                 await mllp.stop()
             if recorder is not None:
@@ -133,9 +139,12 @@ def create_app(
     app.add_middleware(SecurityHeaders, strict_transport=runtime.settings.cookies_secure)
 
     app.include_router(health.router)
+    app.include_router(jwks_routes.router)  # public: pharmacies verify signatures offline
     app.include_router(token_routes.router)
     app.include_router(people_routes.router)
     app.include_router(critical_routes.router)  # before fhir_routes: its operation path must win
+    app.include_router(prescription_routes.router)  # the same
+    app.include_router(subscription_routes.router)  # the same (and /fhir/SubscriptionTopic)
     app.include_router(fhir_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(ingest_routes.router)

@@ -65,7 +65,8 @@ class Services:
 
     @cached_property
     def clients(self) -> ClientService:
-        return ClientService(self.db, self.organizations, self.throttler)
+        secret_key = self.runtime.settings.secret_key.get_secret_value()
+        return ClientService(self.db, self.organizations, self.throttler, secret_key)
 
     @cached_property
     def browser_sessions(self) -> SessionService:

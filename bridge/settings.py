@@ -109,6 +109,22 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Wait after a delivery's first failure; doubled after each next one."
     )
     outbox_backoff_max_seconds: float = Field(default=3600.0, gt=0, description="Longest wait between attempts.")
+    subscription_retry_hours: float = Field(
+        default=24.0,
+        ge=1,
+        le=24 * 14,
+        description="How long notifications to a pharmacy's Subscription are retried (backoff up to "
+        "outbox_backoff_max_seconds) before the Subscription shows status error; its events stay fetchable.",
+    )
+    subscription_allow_http: bool = Field(
+        default=False, description="Accept http:// Subscription endpoints outside demo mode (tests, a local gateway)."
+    )
+    subscription_heartbeat_min_seconds: int = Field(
+        default=60, ge=1, le=86400, description="Shortest heartbeat period a Subscription may ask for."
+    )
+    subscription_heartbeat_poll_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="How often heartbeats that have fallen due are looked for."
+    )
     mllp_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of the HL7 v2 MLLP listener `bridge serve` starts when set."
     )

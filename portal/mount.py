@@ -17,6 +17,8 @@ from portal import (
     guest_pages,
     home_pages,
     outbox_pages,
+    pharmacy_pages,
+    prescription_pages,
     result_entry_pages,
     result_pages,
 )
@@ -35,6 +37,8 @@ def mount_portal(app: FastAPI) -> None:
     app.include_router(guest_pages.router)
     app.include_router(result_entry_pages.router)
     app.include_router(result_pages.router)
+    app.include_router(prescription_pages.router)
+    app.include_router(pharmacy_pages.router)
 
 
 def error_page(request: Request, error: BridgeError) -> Response:

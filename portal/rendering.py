@@ -18,9 +18,9 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 # (path, message key) of each role's navigation, first entry being its home page.
 NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.NURSE: (("/", "nav.residents"),),
+    Role.NURSE: (("/", "nav.residents"), ("/prescriptions", "nav.prescriptions")),
     Role.DOCTOR: (("/", "nav.residents"),),
-    Role.PHARMACIST: (("/", "nav.prescriptions"),),
+    Role.PHARMACIST: (("/pharmacy", "nav.prescriptions"), ("/", "nav.residents")),
     Role.SUPERVISOR: (("/", "nav.organizations"), ("/supervision/audit", "nav.audit")),
     Role.ADMIN: (("/", "nav.accounts"), ("/admin/clients", "nav.clients")),
 }

@@ -16,6 +16,7 @@ from bridge.auth.scopes import ScopeError, ScopeSet
 from bridge.db.tables import ApiClient
 from bridge.directory.organizations import OrganizationDirectory
 from bridge.errors import FieldError, InvalidInput, NotFound
+from bridge.sealing import seal
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +24,21 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class IssuedClient:
     client: ApiClient
-    client_secret: str  # shown once; only its hash is kept
+    client_secret: str  # shown once; kept as a hash (to check it) and sealed (to sign notifications with it)
 
 
 class ClientService:
-    def __init__(self, session: Session, organizations: OrganizationDirectory, throttler: LoginThrottler) -> None:
+    def __init__(
+        self,
+        session: Session,
+        organizations: OrganizationDirectory,
+        throttler: LoginThrottler,
+        secret_key: str | None = None,
+    ) -> None:
         self._session = session
         self._organizations = organizations
         self._throttler = throttler
+        self._secret_key = secret_key  # BRIDGE_SECRET_KEY, to seal client secrets; None keeps only hashes
 
     def create(self, name: str, organization: str, scope: str, now: datetime) -> IssuedClient:
         errors: list[FieldError] = []
@@ -56,6 +64,7 @@ class ClientService:
             client_id=f"c-{secrets.token_hex(8)}",
             name=name.strip(),
             secret_hash=hash_password(secret),
+            secret_sealed=self._sealed(secret),
             organization_id=org["id"],
             scopes=str(scopes),
             active=True,
@@ -65,6 +74,22 @@ class ClientService:
         self._session.flush()
         logger.info("client %s (%s) created for organization %s", client.client_id, client.name, org["id"])
         return IssuedClient(client, secret)
+
+    def rotate_secret(self, client_id: str) -> IssuedClient:
+        """A new secret for an existing client (the old one stops working at once)."""
+        client = self._session.get(ApiClient, client_id)
+        if client is None:
+            raise NotFound()
+        secret = secrets.token_urlsafe(32)
+        client.secret_hash = hash_password(secret)
+        client.secret_sealed = self._sealed(secret)
+        self._session.flush()
+        logger.info("client %s was issued a new secret", client_id)
+        return IssuedClient(client, secret)
+
+    def _sealed(self, secret: str) -> str | None:
+        # Sealed, not only hashed: notifications to the client are signed (HMAC) with the secret it holds.
+        return seal(self._secret_key, "client-secret", secret.encode()) if self._secret_key else None
 
     def authenticate(self, client_id: str, client_secret: str, now: datetime) -> ApiClient | None:
         if self._throttler.locked_until(f"client:{client_id}", now) is not None:

@@ -37,6 +37,7 @@ ROLE_MAX_SCOPES: dict[Role, str] = {
             "user/Task.rus",
             "user/Communication.crus",
             "user/MedicationRequest.rs",
+            "user/Medication.rs",
             "user/MedicationDispense.rus",
             "user/Consent.crus",
             "user/DocumentReference.crs",

@@ -162,6 +162,7 @@ def smart_configuration(request: Request, services: ServicesDep) -> dict[str, An
     return {
         "issuer": base,
         "token_endpoint": f"{base}/auth/token",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "grant_types_supported": list(GRANT_TYPES),
         "scopes_supported": [*scopes, "system/*.cruds", "system/*.rs"],

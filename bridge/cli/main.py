@@ -9,6 +9,7 @@ import click
 
 from bridge.accounts.service import NewAccount
 from bridge.cli.common import explain, load_settings, unit_of_work
+from bridge.cli.drugs import drugs
 from bridge.cli.endpoint import endpoint
 from bridge.cli.quarantine import quarantine
 from bridge.cli.station import station
@@ -16,6 +17,7 @@ from bridge.db.migrate import upgrade
 from bridge.errors import BridgeError
 from bridge.logging_config import configure_logging
 from bridge.runtime import Runtime
+from bridge.settings import Settings
 
 
 @click.group(help="Telemedicine bridge between nursing homes, internet hospitals and pharmacies.")
@@ -36,6 +38,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     settings = load_settings(demo_mode=True if demo else None)
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)
+    seed_reference_data(settings)
     if settings.demo_mode:
         with unit_of_work(settings) as services:
             summary = seed_demo(services)
@@ -136,6 +139,7 @@ def client_add(name: str, organization: str, scope: str, as_json: bool) -> None:
 main.add_command(station)
 main.add_command(quarantine)
 main.add_command(endpoint)
+main.add_command(drugs)
 
 
 @main.command(
@@ -158,6 +162,14 @@ def recorder(url: str) -> None:
         runtime.engine.dispose()
 
 
+def seed_reference_data(settings: Settings) -> None:
+    """Data every bridge needs, demo or not: the starter drug catalogue (idempotent; admins' imports stay)."""
+    from bridge.prescriptions.catalogue import seed_catalogue
+
+    with unit_of_work(settings) as services:
+        seed_catalogue(services)
+
+
 @main.group(help="Database.")
 def db() -> None:
     pass
@@ -168,6 +180,7 @@ def db_upgrade() -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)
+    seed_reference_data(settings)
     click.echo("database is up to date")
 
 

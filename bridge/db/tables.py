@@ -45,6 +45,9 @@ class ApiClient(BridgeBase):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), nullable=False)
     secret_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    # The secret again, sealed (bridge/sealing.py): notifications to the client are signed with it (HMAC),
+    # so the client can check them with what it already holds. None for clients issued before that.
+    secret_sealed: Mapped[str | None] = mapped_column(Text)
     organization_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     scopes: Mapped[str] = mapped_column(Text, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

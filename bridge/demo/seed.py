@@ -20,6 +20,7 @@ from bridge.directory.codes import ContractKind, OrgKind
 from bridge.directory.contracts import contract_resource
 from bridge.directory.organizations import organization_resource
 from bridge.directory.residents import display_name, home_of
+from bridge.prescriptions.catalogue import seed_catalogue
 from bridge.recording.consent import recording_consent
 from bridge.services import Services
 
@@ -78,6 +79,7 @@ class DemoSummary:
 def seed_demo(services: Services) -> DemoSummary:
     repo = services.repository
     today = services.now().date()
+    seed_catalogue(services)  # also seeded by `bridge serve` without demo data; here for `bridge demo` and tests
     for org_id, kind, name, code in (OPERATOR, SUPERVISION, HOSPITAL, PHARMACY):
         repo.update(organization_resource(kind, name, code, resource_id=org_id, address="上海市"))
     for home in HOMES:

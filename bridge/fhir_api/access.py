@@ -154,17 +154,14 @@ class FhirAccess:
                 raise _unresolvable("Provenance.target", "resources you may see")
 
     def with_owner(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """A Subscription is stamped with its owner; other types are returned unchanged.
-
-        Its status stays ``requested`` because nothing delivers notifications yet: saying ``active``
-        would promise pharmacies a push that never comes.
-        """
+        """A Subscription is stamped with its owner; other types are returned unchanged. Its status is
+        the bridge's to set (bridge/subscriptions/state.py, called from writes.py)."""
         if resource.get("resourceType") != "Subscription":
             return resource
         meta = dict(resource.get("meta", {}))
         tags = [t for t in meta.get("tag", []) if t.get("system") != OWNER_TAG_SYSTEM]
         meta["tag"] = [*tags, {"system": OWNER_TAG_SYSTEM, "code": self.principal.organization_id}]
-        return {**resource, "meta": meta, "status": "requested"}
+        return {**resource, "meta": meta}
 
     def _check_patient_link(self, resource: dict[str, Any]) -> None:
         resource_type = resource["resourceType"]

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fhir_adapter.capability import TypeSupport
 from fhir_adapter.validation import SUPPORTED_TYPES
 
+from bridge.directory.codes import NAMESPACE
 from bridge.fhir_api.access import DIRECTORY_TYPES, READ_ONLY_TYPES
 from bridge.fhir_api.writes import UNDELETABLE_TYPES
+from bridge.subscriptions.topic import BACKPORT, TOPIC_URL
 
 _READS: tuple[str, ...] = ("read", "vread", "history-instance", "search-type")
 _DOCUMENTATION = {
     "AuditEvent": "Read and search only; supervisors see events naming their organisations.",
     "Subscription": (
-        "Stored and owned by the caller's organisation (meta.tag); notifications are not sent yet, so the server "
-        "keeps status=requested."
+        "Topic-based, as in the Subscriptions R5 Backport (R4): criteria = a topic (GET /fhir/SubscriptionTopic), "
+        "filter Task?owner=Organization/<own id>, rest-hook to https, payload full-resource or id-only, optional "
+        "heartbeat. Made by pharmacy systems (client credentials) and owned by their organisation (meta.tag). The "
+        "server sets status: requested until the handshake is delivered, then active; error after a day without a "
+        "delivery (set requested to resume; missed events are sent again). Notifications carry X-Bridge-Signature: "
+        "sha256=<HMAC of the body keyed with the client's secret>. $status and $events find and fetch what was missed."
     ),
     "Provenance": "Visible through its targets; a search must name target=Type/id. Never deleted.",
 }
@@ -32,5 +40,39 @@ def supported_types() -> list[TypeSupport]:
             documentation = (
                 "Directory data: readable by every participant; written by admins of the owning organisation."
             )
-        supports.append(TypeSupport(resource_type, interactions, documentation=documentation))
+        supports.append(TypeSupport(resource_type, interactions, documentation=documentation, **_extras(resource_type)))
     return supports
+
+
+def _bridge_operations(resource_type: str, *names: str) -> tuple[tuple[str, str], ...]:
+    # Described in docs/prescriptions.md and docs/fhir-api.md; no OperationDefinition resources are served.
+    return tuple((name, f"{NAMESPACE}/OperationDefinition/{resource_type}-{name}") for name in names)
+
+
+_OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "MedicationRequest": _bridge_operations("MedicationRequest", "check", "sign"),
+    "Task": _bridge_operations(
+        "Task", "accept", "reject", "dispense", "dispatch", "deliver", "confirm-receipt", "cancel"
+    ),
+    "Communication": _bridge_operations("Communication", "acknowledge"),
+}
+
+
+def _extras(resource_type: str) -> dict[str, Any]:
+    if resource_type in _OPERATIONS:
+        return {"operations": _OPERATIONS[resource_type]}
+    if resource_type != "Subscription":
+        return {}
+    return {
+        "supported_profiles": (f"{BACKPORT}/StructureDefinition/backport-subscription",),
+        "operations": (
+            ("status", f"{BACKPORT}/OperationDefinition/backport-subscription-status"),
+            ("events", f"{BACKPORT}/OperationDefinition/backport-subscription-events"),
+        ),
+        "extensions": (
+            {
+                "url": f"{BACKPORT}/StructureDefinition/capabilitystatement-subscriptiontopic-canonical",
+                "valueCanonical": TOPIC_URL,
+            },
+        ),
+    }

@@ -18,6 +18,8 @@ from fhir_adapter.validation import SUPPORTED_TYPES, validate_resource
 
 from bridge.audit import AuditKind
 from bridge.fhir_api.context import FhirContext
+from bridge.prescriptions.write_rules import check_prescription_write
+from bridge.subscriptions import hooks as subscriptions
 
 # Deleting these would rewrite the record of who did what, or orphan a resident's chart;
 # they are retired with active=false or status=entered-in-error instead.
@@ -50,8 +52,11 @@ def create(
     incoming = ctx.access.with_owner(_client_meta(incoming))
     content = validate_resource(incoming)
     ctx.access.check_write(content, None)
+    check_prescription_write(ctx.services, ctx.principal, content, None)
+    content = subscriptions.checked(ctx.services, ctx.principal, content, None)
     check_references(ctx, content)
     stored = ctx.services.repository.create(content, resource_id, validated=True)
+    subscriptions.stored(ctx.services, ctx.principal, stored)
     ctx.audit(AuditKind.CREATE, f"create {resource_type}/{stored['id']}", [stored])
     return WriteResult(stored, 201)
 
@@ -88,8 +93,11 @@ def update(
     old = ctx.latest_visible(resource_type, resource_id)
     content = validate_resource(ctx.access.with_owner(_client_meta(resource)))
     ctx.access.check_write(content, old)
+    check_prescription_write(ctx.services, ctx.principal, content, old)
+    content = subscriptions.checked(ctx.services, ctx.principal, content, old)
     check_references(ctx, content)
     stored = ctx.services.repository.update(content, if_match=expected, validated=True)
+    subscriptions.stored(ctx.services, ctx.principal, stored)
     ctx.audit(AuditKind.UPDATE, f"update {resource_type}/{resource_id}", [stored])
     return WriteResult(stored, 200)
 
@@ -102,6 +110,7 @@ def delete(ctx: FhirContext, resource_type: str, resource_id: str) -> None:
         )
     old = ctx.latest_visible(resource_type, resource_id)
     ctx.access.check_write(None, old)
+    check_prescription_write(ctx.services, ctx.principal, None, old)
     referrers = ctx.services.repository.referenced_by(resource_type, resource_id)
     if referrers:
         raise OperationOutcomeError.single(
@@ -110,6 +119,7 @@ def delete(ctx: FhirContext, resource_type: str, resource_id: str) -> None:
             f"{resource_type}/{resource_id} is still referenced by {', '.join(referrers)}; change those first",
         )
     ctx.services.repository.delete(resource_type, resource_id)
+    subscriptions.deleted(ctx.services, old)
     ctx.audit(AuditKind.DELETE, f"delete {resource_type}/{resource_id}", [old])
 
 

@@ -13,11 +13,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bridge.outbox.outbox import Backoff, ClaimedMessage, claim_due, mark_failed, mark_retry, mark_sent
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge.clock import as_utc
+from bridge.outbox.outbox import Backoff, ClaimedMessage, Status, claim_due, mark_failed, mark_retry, mark_sent
+from bridge.outbox.tables import OutboxMessage
 from bridge.runtime import Runtime
 from bridge.services import Services
 
@@ -46,6 +51,30 @@ class Sender(Protocol):
     async def deliver(self, message: ClaimedMessage) -> Delivery: ...
 
     async def aclose(self) -> None: ...
+
+
+class GivesUpAfter(Protocol):
+    """A sender whose messages are retried for a time rather than a number of attempts (subscriptions:
+    at least a day), told when one is given up, in the transaction that marks it failed."""
+
+    give_up_after: timedelta
+
+    def gave_up(self, services: Services, message: ClaimedMessage, error: str) -> None: ...
+
+
+def _retry_window_open(db: Session, message: ClaimedMessage, now: datetime, window: timedelta) -> bool:
+    """Measured from the message's creation, or from the destination's last delivery if later: a message
+    that waited behind others for a day is not given up at its first failure."""
+    created = db.scalar(select(OutboxMessage.created_at).where(OutboxMessage.id == message.id))
+    last_sent = db.scalar(
+        select(func.max(OutboxMessage.sent_at)).where(
+            OutboxMessage.destination_kind == message.destination_kind,
+            OutboxMessage.destination_id == message.destination_id,
+            OutboxMessage.status == Status.SENT.value,
+        )
+    )
+    starts = [as_utc(t) for t in (created, last_sent) if t is not None]
+    return not starts or as_utc(now) - max(starts) < window
 
 
 class OutboxWorker:
@@ -118,15 +147,24 @@ class OutboxWorker:
             # A receiver's Retry-After is honoured, up to the longest backoff (not a day because it said so).
             wait = min(delivery.retry_after, self.backoff.max_seconds) if delivery.retry_after else None
             not_before = timedelta(seconds=wait) if wait else None
+            sender = self.senders.get(message.destination_kind)
+            window = getattr(sender, "give_up_after", None)
+            max_attempts = self.max_attempts
+            if isinstance(window, timedelta):
+                open_ = _retry_window_open(db, message, now, window)
+                max_attempts = message.attempts + 1 if open_ else message.attempts
             status = mark_retry(
                 db,
                 message,
                 now,
                 delivery.detail,
                 backoff=self.backoff,
-                max_attempts=self.max_attempts,
+                max_attempts=max_attempts,
                 not_before=not_before,
             )
+            if status is Status.FAILED and isinstance(window, timedelta):
+                gave_up: GivesUpAfter = sender  # type: ignore[assignment]
+                gave_up.gave_up(Services(db, runtime), message, delivery.detail)
             logger.warning("%s attempt %d failed (%s): %s", where, message.attempts, status, delivery.detail)
 
 
@@ -134,8 +172,9 @@ async def run_outbox_worker(runtime: Runtime, senders: Mapping[str, Sender] | No
     """The application's worker (bridge/app.py); by default with every sender the bridge has."""
     if senders is None:
         from bridge.outbox.fhir_push import HOSPITAL_FHIR, HospitalFhirSender
+        from bridge.subscriptions.sender import SUBSCRIPTION, SubscriptionSender
 
-        senders = {HOSPITAL_FHIR: HospitalFhirSender(runtime)}
+        senders = {HOSPITAL_FHIR: HospitalFhirSender(runtime), SUBSCRIPTION: SubscriptionSender(runtime)}
     try:
         await OutboxWorker(runtime, senders).run()
     finally:

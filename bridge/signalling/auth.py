@@ -46,7 +46,8 @@ class Identity:
     kind: str  # user | client | guest | recorder
     staff_role: Role | None = None
     organization_kind: OrgKind | None = None
-    # Nurses and doctors hear of their residents' new results (bridge/results/news.py).
+    # Nurses and doctors hear of their residents' new results (bridge/results/news.py); they and
+    # pharmacists hear of prescriptions moving (bridge/prescriptions/news.py).
     hears_results: bool = False
 
     @property
@@ -124,7 +125,7 @@ def _from_principal(principal: Principal) -> Identity:
         kind=principal.kind.value,
         staff_role=principal.role,
         organization_kind=principal.organization_kind,
-        hears_results=principal.role in {Role.NURSE, Role.DOCTOR},
+        hears_results=principal.role in {Role.NURSE, Role.DOCTOR, Role.PHARMACIST},
     )
 
 

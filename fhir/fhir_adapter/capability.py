@@ -25,6 +25,9 @@ class TypeSupport:
     interactions: tuple[str, ...]  # read vread update delete history-instance create search-type
     conditional_create: bool = True
     documentation: str | None = None
+    operations: tuple[tuple[str, str], ...] = ()  # (name without $, OperationDefinition canonical)
+    supported_profiles: tuple[str, ...] = ()
+    extensions: tuple[dict[str, Any], ...] = ()  # e.g. the topics a Subscription may name
 
 
 def _search_params(resource_type: str) -> list[dict[str, str]]:
@@ -94,6 +97,12 @@ def capability_statement(
         }
         if support.documentation:
             entry["documentation"] = support.documentation
+        if support.extensions:
+            entry["extension"] = list(support.extensions)
+        if support.supported_profiles:
+            entry["supportedProfile"] = list(support.supported_profiles)
+        if support.operations:
+            entry["operation"] = [{"name": name, "definition": url} for name, url in support.operations]
         if "search-type" in support.interactions:
             entry["searchInclude"] = includes_of(support.resource_type)
             entry["searchRevInclude"] = revincludes_of(support.resource_type, names)

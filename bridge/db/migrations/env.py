@@ -9,8 +9,10 @@ from bridge.db.engine import make_engine
 from bridge.db.tables import BridgeBase
 from bridge.ingest import tables as ingest_tables  # noqa: F401 - registers its models
 from bridge.outbox import tables as outbox_tables  # noqa: F401 - registers its models
+from bridge.prescriptions import tables as prescription_tables  # noqa: F401 - registers its models
 from bridge.recording import tables as recording_tables  # noqa: F401 - registers its model
 from bridge.results import tables as results_tables  # noqa: F401 - registers its model
+from bridge.subscriptions import tables as subscription_tables  # noqa: F401 - registers its models
 
 target_metadata = [BridgeBase.metadata, FhirBase.metadata]
 

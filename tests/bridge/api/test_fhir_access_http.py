@@ -14,6 +14,7 @@ from tests.bridge.api.fhir_support import (
     system_client,
     unique_tag,
 )
+from tests.bridge.subscriptions.support import subscription as backport_subscription
 from tests.conftest import Bridge
 
 
@@ -139,7 +140,8 @@ def test_writes_only_for_visible_residents_and_moves_out_of_view_are_refused(bri
 
 def test_subscriptions_belong_to_their_organisation(bridge: Bridge) -> None:
     pharmacy = system_client(bridge, "demo-pharmacy", "system/Subscription.cruds system/Patient.rs")
-    subscription = {
+    # An old-style criteria (a search, not a topic) is refused; the Backport form is kept for its owner.
+    old_style = {
         "resourceType": "Subscription",
         "status": "active",
         "reason": "dispensing work list",
@@ -150,9 +152,11 @@ def test_subscriptions_belong_to_their_organisation(bridge: Bridge) -> None:
             "payload": "application/fhir+json",
         },
     }
+    assert pharmacy.post("/fhir/Subscription", json=old_style).status_code == 422
+    subscription = backport_subscription("demo-pharmacy", "https://pharmacy.example/hook")
     created = pharmacy.post("/fhir/Subscription", json=subscription)
     assert created.status_code == 201, created.text
-    assert created.json()["status"] == "requested"  # nothing delivers yet; see the CapabilityStatement
+    assert created.json()["status"] == "requested"  # active once the handshake is delivered
     mine = pharmacy.get("/fhir/Subscription").json()
     assert created.json()["id"] in {e["resource"]["id"] for e in mine["entry"]}
     hospital = system_client(bridge, "demo-hospital", "system/Subscription.cruds")

@@ -177,6 +177,8 @@ def _medication_request(patient: str, prior: str | None = None) -> dict[str, obj
         "resourceType": "MedicationRequest",
         "status": "active",
         "intent": "order",
+        # A record of a drug the resident takes: an active prescription of the bridge's own is signed ($sign).
+        "reportedBoolean": True,
         "medicationCodeableConcept": {"text": "阿司匹林肠溶片 100mg"},
         "subject": {"reference": f"Patient/{patient}"},
     }

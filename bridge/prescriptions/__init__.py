@@ -1,0 +1,1 @@
+"""E-prescriptions: the drug catalogue, safety checks, doctors' signatures and the pharmacy workflow."""

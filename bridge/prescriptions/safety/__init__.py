@@ -1,0 +1,1 @@
+"""Safety checks of a drafted prescription: each rule reports findings a doctor acts on or overrides."""

@@ -1,0 +1,1 @@
+"""FHIR R4 Subscriptions in the style of the Subscriptions Backport: topics, events, notifications."""
