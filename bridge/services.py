@@ -77,4 +77,4 @@ class Services:
 
     @cached_property
     def policy(self) -> AccessPolicy:
-        return AccessPolicy(self.repository, self.runtime.clock.now().date())
+        return AccessPolicy(self.repository, self.runtime.clock.now().date(), self.db)

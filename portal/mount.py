@@ -18,7 +18,8 @@ from portal import (
     home_pages,
     outbox_pages,
     pharmacy_pages,
-    prescription_pages,
+    prescribe_pages,
+    prescription_list_pages,
     result_entry_pages,
     result_pages,
 )
@@ -37,7 +38,8 @@ def mount_portal(app: FastAPI) -> None:
     app.include_router(guest_pages.router)
     app.include_router(result_entry_pages.router)
     app.include_router(result_pages.router)
-    app.include_router(prescription_pages.router)
+    app.include_router(prescribe_pages.router)
+    app.include_router(prescription_list_pages.router)
     app.include_router(pharmacy_pages.router)
 
 

@@ -1,10 +1,10 @@
-"""Where the drug travels: the pharmacy desk (for pharmacies without a system of their own: incoming
-prescriptions with their signature and safety review, accept or reject, dispense, dispatch, delivered)
-and, at the other end, the nurse's list of prescriptions on their way to her home with the receipt form.
+"""The pharmacy desk, for pharmacies without a system of their own: incoming prescriptions with their
+signature and safety review, accept or reject, dispense, dispatch, delivered. The other end, the nurse's
+list with the receipt form, is portal/prescription_list_pages.py.
 
-The operations are the same services the FHIR API calls (bridge/prescriptions/pharmacy_flow.py,
-home_flow.py), audited the same way; only the buttons that apply to a Task's state are shown
-(task_states.allowed_operations). Lists refresh themselves when a `prescription.changed` arrives.
+The operations are the same services the FHIR API calls (bridge/prescriptions/pharmacy_flow.py),
+audited the same way; only the buttons that apply to a Task's state are shown
+(task_states.allowed_operations). The desk refreshes itself when a `prescription.changed` arrives.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from bridge.audit import AuditKind
 from bridge.auth.principal import Principal
 from bridge.errors import Conflict, FieldError, InvalidInput
 from bridge.i18n import Translator
-from bridge.prescriptions import home_flow, pharmacy_flow, views
+from bridge.prescriptions import desk_views, pharmacy_flow
+from bridge.prescriptions.fhir_values import json_number
 from bridge.results.point_of_care import CHINA_STANDARD_TIME
 from bridge.services import Services
-from portal.prescription_pages import fhir_context, page_context, positive, refused, section
+from portal.prescription_forms import fhir_context, page_context, positive, refused, section
 from portal.rendering import render
 
 logger = logging.getLogger(__name__)
@@ -36,60 +37,13 @@ router = APIRouter(include_in_schema=False)
 DESK = "/pharmacy"
 
 
-# --- the nurse's prescriptions in flight -------------------------------------------------------------
-
-
-def _nurse_context(request: Request, services: Services, principal: Principal) -> dict[str, Any]:
-    return {
-        **page_context(request),
-        "items": views.home_in_flight(services, principal),
-        "section_url": "/prescriptions/section",
-        "received": request.query_params.get("received"),
-    }
-
-
-@router.get("/prescriptions")
-def nurse_prescriptions(request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
-    return render(request, "prescriptions_nurse.html", _nurse_context(request, services, principal))
-
-
-@router.get("/prescriptions/section")
-def nurse_section(request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
-    return section(request, "_prescriptions_nurse_list.html", _nurse_context(request, services, principal))
-
-
-@router.post("/prescriptions/tasks/{task_id}/receipt")
-def confirm_receipt(
-    task_id: str,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    quantityReceived: Annotated[str, Form()] = "",  # noqa: N803 - the service's field name, for its errors
-    discrepancy: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    typed = {"quantityReceived": quantityReceived, "discrepancy": discrepancy, "note": note}
-    try:
-        errors: list[FieldError] = []
-        received = positive(typed, "quantityReceived", errors, zero=True)
-        if errors:
-            raise InvalidInput(errors)
-        receipt = home_flow.Receipt(received, discrepancy.strip() or None, note.strip() or None)
-        task = home_flow.confirm_receipt(services, principal, task_id, receipt)
-    except (InvalidInput, Conflict) as exc:
-        context = _nurse_context(request, services, principal)
-        return refused(request, "prescriptions_nurse.html", context, exc, task_id, typed)
-    fhir_context(request, services, principal).audit(AuditKind.UPDATE, f"$confirm-receipt Task/{task_id}", [task])
-    return RedirectResponse(f"/prescriptions?received={task_id}", status_code=303)
-
-
 # --- the pharmacy desk -----------------------------------------------------------------------------
 
 
 def _desk_context(request: Request, services: Services, principal: Principal) -> dict[str, Any]:
     return {
         **page_context(request),
-        "items": views.pharmacy_desk(services, principal),
+        "items": desk_views.pharmacy_desk(services, principal),
         "section_url": f"{DESK}/section",
         "done": request.query_params.get("done"),
         "now_local": services.now().astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%dT%H:%M"),
@@ -170,11 +124,10 @@ def dispense(
 
 def _dispense(quantity: Decimal, lot: str) -> dict[str, Any]:
     """The desk's MedicationDispense: the service fills in the rest from the prescription."""
-    value = int(quantity) if quantity == quantity.to_integral_value() else float(quantity)
     content: dict[str, Any] = {
         "resourceType": "MedicationDispense",
         "status": "in-progress",
-        "quantity": {"value": value},
+        "quantity": {"value": json_number(quantity)},
     }
     if lot:
         # R4 has no lot on a dispense of a referenced Medication; a note keeps it with the record.

@@ -14,11 +14,13 @@ A record the caller may not see is reported as not found, so its existence does 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.store.repository import ResourceRepository
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge.accounts.roles import Role
 from bridge.auth.principal import Principal
@@ -30,12 +32,16 @@ from bridge.errors import AccessDenied, NotFound
 logger = logging.getLogger(__name__)
 
 _CLINICAL_ROLES = {Role.NURSE, Role.DOCTOR, Role.PHARMACIST}
+# How long after a prescription was signed to it a pharmacy still sees the resident: long enough to
+# dispense, deliver and answer questions about it, not a standing view of the resident's record.
+ROUTED_DAYS = 180
 _CLINICAL_ORG_KINDS = {OrgKind.NURSING_HOME, OrgKind.INTERNET_HOSPITAL, OrgKind.PHARMACY, OrgKind.LABORATORY}
 
 
 class AccessPolicy:
-    def __init__(self, repository: ResourceRepository, today: date) -> None:
+    def __init__(self, repository: ResourceRepository, today: date, db: Session | None = None) -> None:
         self._repository = repository
+        self._db = db
         self._contracts = ContractDirectory(repository)
         self._residents = ResidentDirectory(repository)
         self._today = today
@@ -69,15 +75,29 @@ class AccessPolicy:
         return frozenset()
 
     def routed_patient_ids(self, principal: Principal) -> frozenset[str]:
-        """Residents with a prescription task routed to the principal's pharmacy."""
+        """Residents with a prescription signed to the principal's pharmacy in the last ROUTED_DAYS days.
+
+        Read from the workflow's own record of signatures (`prescription_step`), not from Tasks: only
+        `$sign` routes a resident to a pharmacy, never a Task someone wrote.
+        """
         if principal.organization_kind is not OrgKind.PHARMACY or not self._is_clinical(principal):
             return frozenset()
-        tasks = self._repository.find("Task", {"owner": f"Organization/{principal.organization_id}"})
-        return frozenset(
-            t["for"]["reference"].split("/", 1)[1]
-            for t in tasks
-            if t.get("for", {}).get("reference", "").startswith("Patient/")
+        if self._db is None:
+            return frozenset()
+        from bridge.prescriptions.codes import Step
+        from bridge.prescriptions.tables import PrescriptionStep
+
+        since = datetime.combine(self._today - timedelta(days=ROUTED_DAYS), time.min, UTC)
+        rows = self._db.scalars(
+            select(PrescriptionStep.patient_id)
+            .where(
+                PrescriptionStep.pharmacy_id == principal.organization_id,
+                PrescriptionStep.step == Step.SIGNED.value,
+                PrescriptionStep.at >= since,
+            )
+            .distinct()
         )
+        return frozenset(rows)
 
     def visible_residents(self, principal: Principal) -> list[dict[str, Any]]:
         self.require_scope(principal, "Patient", "s")

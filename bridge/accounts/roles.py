@@ -38,7 +38,7 @@ ROLE_MAX_SCOPES: dict[Role, str] = {
             "user/Communication.crus",
             "user/MedicationRequest.rs",
             "user/Medication.rs",
-            "user/MedicationDispense.rus",
+            "user/MedicationDispense.rs",
             "user/Consent.crus",
             "user/DocumentReference.crs",
             "user/ServiceRequest.rs",

@@ -69,9 +69,12 @@ def _decimal(parameters: dict[str, Any] | None, name: str) -> Decimal:
     part = _parameter(parameters, name) or {}
     raw = (part.get("valueQuantity") or {}).get("value", part.get("valueDecimal", part.get("valueInteger")))
     try:
-        return Decimal(str(raw))
+        number = Decimal(str(raw))
     except (InvalidOperation, ValueError):
-        raise InvalidInput([FieldError(name, "prescription.error.number", {"name": name})]) from None
+        number = Decimal("NaN")
+    if not number.is_finite():  # NaN and Infinity parse, and would be stored as a count of tablets
+        raise InvalidInput([FieldError(name, "prescription.error.number", {"name": name})])
+    return number
 
 
 def _answer(media: str, resource: dict[str, Any]) -> Response:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.clock import as_utc
+from bridge.outbox.doorbell import ring_after_commit
 from bridge.outbox.tables import OutboxMessage
 
 MAX_ERROR_CHARS = 2000
@@ -108,6 +109,7 @@ def enqueue(db: Session, message: NewMessage, now: datetime) -> int:
     )
     inserted = db.execute(statement).scalar_one_or_none()
     if inserted is not None:
+        ring_after_commit(db)
         return int(inserted)
     existing = db.scalar(
         select(OutboxMessage.id).where(

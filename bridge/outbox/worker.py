@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge.clock import as_utc
+from bridge.outbox.doorbell import Doorbell, listening
 from bridge.outbox.outbox import Backoff, ClaimedMessage, Status, claim_due, mark_failed, mark_retry, mark_sent
 from bridge.outbox.tables import OutboxMessage
 from bridge.runtime import Runtime
@@ -88,18 +89,22 @@ class OutboxWorker:
         self.lease = timedelta(seconds=3 * s.outbox_timeout_seconds + 5)
 
     async def run(self) -> None:
-        """Until cancelled: a full batch is followed at once by the next, anything less by a pause."""
+        """Until cancelled. After a round that handled something the next starts at once: a delivered
+        message may have released the next one of its ordering key (a pharmacy's events go one by one).
+        An idle worker waits for the poll interval or for a commit in this process that enqueued."""
         poll = self.runtime.settings.outbox_poll_seconds
-        while True:
-            try:
-                handled = await self.run_once()
-            except Exception:
-                # A database outage must not end the loop: the messages wait in the table meanwhile.
-                logger.exception("outbox round failed; trying again in %.0f s", ERROR_PAUSE_SECONDS)
-                await asyncio.sleep(ERROR_PAUSE_SECONDS)
-                continue
-            if handled < BATCH_SIZE:
-                await asyncio.sleep(poll)
+        with listening(Doorbell(asyncio.get_running_loop())) as doorbell:
+            while True:
+                doorbell.clear()
+                try:
+                    handled = await self.run_once()
+                except Exception:
+                    # A database outage must not end the loop: the messages wait in the table meanwhile.
+                    logger.exception("outbox round failed; trying again in %.0f s", ERROR_PAUSE_SECONDS)
+                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                    continue
+                if not handled:
+                    await doorbell.wait(poll)
 
     async def run_once(self) -> int:
         """One round: claim what is due, deliver it, record each outcome. How many were claimed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from bridge.directory.codes import NAMESPACE
 
@@ -55,3 +56,21 @@ def delivery_of(task: dict[str, object]) -> Delivery | None:
 
 def business_status(delivery: Delivery, display: str) -> dict[str, object]:
     return {"coding": [{"system": DELIVERY_STATUS_SYSTEM, "code": delivery.value, "display": display}], "text": display}
+
+
+SIGNATURE_INPUT = "signature"
+
+
+def signature_id(task: dict[str, Any]) -> str | None:
+    """The id of the Provenance `$sign` stored, as the Task it created names it (Task.input "signature").
+
+    Readers find a prescription's signature through here rather than by searching Provenances: a
+    search would also find any Provenance someone else wrote about the prescription.
+    """
+    for item in task.get("input") or []:
+        if (item.get("type") or {}).get("text") != SIGNATURE_INPUT:
+            continue
+        reference = str((item.get("valueReference") or {}).get("reference", ""))
+        if reference.startswith("Provenance/"):
+            return reference.removeprefix("Provenance/")
+    return None

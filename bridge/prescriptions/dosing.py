@@ -1,11 +1,19 @@
 """A MedicationRequest's dose as an amount per day in the drug's catalogue unit.
 
-Reads ``dosageInstruction[0]``: the dose from ``doseAndRate[0].doseQuantity`` (or the top of a
+Reads every ``dosageInstruction``: in each, the dose from ``doseAndRate[].doseQuantity`` (or the top of a
 ``doseRange``), its UCUM unit converted into the drug's unit, times the doses per day from
 ``timing.repeat`` (frequency per period) or a common ``timing.code`` (BID, TID, ...). An as-needed dose
-counts at its most: ``maxDosePerPeriod`` when given, else the timing. A dose that cannot be read this
-way is refused (422) with the FHIRPath of the part at fault, since a dose the checks cannot read is a
-dose they cannot check.
+counts at its most: ``maxDosePerPeriod`` when given, else the timing.
+
+Several instructions are summed, in the drug's unit: a split regimen (1 tablet in the morning, 2 in the
+evening, as two instructions) is its whole day. Instructions with a ``sequence`` are taken as FHIR says:
+the same number at the same time (summed), different numbers one after another (a taper), so the day
+counted is the heaviest step. Several ``doseAndRate`` entries in one instruction are the one dose stated
+in different ways (FHIR's ordered and calculated dose), not doses to add: those that convert must agree.
+
+A dose that cannot be read this way is refused (422) with the FHIRPath of the part at fault, since a dose
+the checks cannot read is a dose they cannot check: instructions some with and some without ``sequence``
+(which run together is unclear), or entries of one instruction that disagree.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ logger = logging.getLogger(__name__)
 
 UCUM = "http://unitsofmeasure.org"
 GTS_ABBREVIATION = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
-DOSAGE = "MedicationRequest.dosageInstruction[0]"
-DOSE = f"{DOSAGE}.doseAndRate[0]"
+DOSAGES = "MedicationRequest.dosageInstruction"
+DOSAGE = f"{DOSAGES}[0]"
+# Entries of one instruction closer than this are the same dose stated twice (rounding, unit conversion).
+SAME_DOSE = 1e-3
 
 # Unit spellings -> (dimension, factor to the dimension's base: mg, IU, mL, puff). "mcg" and "IU" are not
 # UCUM but are what Chinese and English prescribing systems commonly send; "U" for insulin likewise.
@@ -105,29 +115,65 @@ def to_drug_unit(value: float, unit: str, drug: Drug) -> float | None:
 
 def _daily_dose(request: dict[str, Any], drug: Drug) -> DailyDose:
     dosages = request.get("dosageInstruction")
-    if not isinstance(dosages, list) or not dosages or not isinstance(dosages[0], dict):
+    if not isinstance(dosages, list) or not dosages or not all(isinstance(d, dict) for d in dosages):
         raise _Refusal("dosing.missing_dosage", DOSAGE)
-    dosage = dosages[0]
-    per_dose = _per_dose(dosage, drug)
+    sequences = [d.get("sequence") for d in dosages]
+    if len(dosages) > 1 and any(n is None for n in sequences) and any(n is not None for n in sequences):
+        where = f"{DOSAGES}[{sequences.index(None)}].sequence"
+        raise _Refusal("dosing.mixed_sequence", where)
+    steps: dict[Any, list[DailyDose]] = {}
+    for index, dosage in enumerate(dosages):
+        steps.setdefault(dosage.get("sequence"), []).append(_one_dosage(dosage, index, drug))
+    per_step = [sum(d.per_day for d in doses) for doses in steps.values()]
+    every = [d for doses in steps.values() for d in doses]
+    return DailyDose(
+        per_dose=max(d.per_dose for d in every),
+        per_day=max(per_step),
+        unit=drug.dose_unit,
+        as_needed=any(d.as_needed for d in every),
+    )
+
+
+def _one_dosage(dosage: dict[str, Any], index: int, drug: Drug) -> DailyDose:
+    where = f"{DOSAGES}[{index}]"
+    per_dose = _per_dose(dosage, where, drug)
     as_needed = bool(dosage.get("asNeededBoolean")) or "asNeededCodeableConcept" in dosage
-    cap = _max_per_day(dosage, drug)
-    per_day_by_timing = _doses_per_day(dosage.get("timing"), required=not (as_needed and cap is not None))
+    cap = _max_per_day(dosage, where, drug)
+    per_day_by_timing = _doses_per_day(dosage.get("timing"), where, required=not (as_needed and cap is not None))
     if as_needed and cap is not None:
         return DailyDose(per_dose, cap, drug.dose_unit, True)
     assert per_day_by_timing is not None  # required above
     return DailyDose(per_dose, per_dose * per_day_by_timing, drug.dose_unit, as_needed)
 
 
-def _per_dose(dosage: dict[str, Any], drug: Drug) -> float:
+def _per_dose(dosage: dict[str, Any], where: str, drug: Drug) -> float:
+    """The one dose of an instruction: every doseAndRate entry states it, the ones that convert must agree."""
     rates = dosage.get("doseAndRate")
-    first = rates[0] if isinstance(rates, list) and rates and isinstance(rates[0], dict) else {}
-    if "doseQuantity" in first:
-        quantity, where = first["doseQuantity"], f"{DOSE}.doseQuantity"
-    elif isinstance(first.get("doseRange"), dict) and "high" in first["doseRange"]:
-        quantity, where = first["doseRange"]["high"], f"{DOSE}.doseRange.high"
-    else:
-        raise _Refusal("dosing.missing_dose", f"{DOSE}.doseQuantity")
-    return _amount(quantity, drug, where)
+    entries = [r for r in rates if isinstance(r, dict)] if isinstance(rates, list) else []
+    stated: list[tuple[Any, str]] = []
+    for index, entry in enumerate(entries):
+        here = f"{where}.doseAndRate[{index}]"
+        if "doseQuantity" in entry:
+            stated.append((entry["doseQuantity"], f"{here}.doseQuantity"))
+        elif isinstance(entry.get("doseRange"), dict) and "high" in entry["doseRange"]:
+            stated.append((entry["doseRange"]["high"], f"{here}.doseRange.high"))
+    if not stated:
+        raise _Refusal("dosing.missing_dose", f"{where}.doseAndRate[0].doseQuantity")
+    amounts: list[tuple[float, str]] = []
+    first_refusal: _Refusal | None = None
+    for quantity, here in stated:
+        try:
+            amounts.append((_amount(quantity, drug, here), here))
+        except _Refusal as refusal:
+            first_refusal = first_refusal or refusal
+    if not amounts:
+        assert first_refusal is not None
+        raise first_refusal
+    low, high = min(a for a, _ in amounts), max(a for a, _ in amounts)
+    if high - low > SAME_DOSE * high:
+        place = max(amounts)[1]
+        raise _Refusal("dosing.doses_disagree", place, low=f"{low:g}", high=f"{high:g}")
+    return high
 
 
 def _amount(quantity: Any, drug: Drug, where: str) -> float:
@@ -149,11 +195,11 @@ def _amount(quantity: Any, drug: Drug, where: str) -> float:
     return converted
 
 
-def _max_per_day(dosage: dict[str, Any], drug: Drug) -> float | None:
+def _max_per_day(dosage: dict[str, Any], dosage_path: str, drug: Drug) -> float | None:
     ratio = dosage.get("maxDosePerPeriod")
     if ratio is None:
         return None
-    where = f"{DOSAGE}.maxDosePerPeriod"
+    where = f"{dosage_path}.maxDosePerPeriod"
     if not isinstance(ratio, dict):
         raise _Refusal("dosing.bad_max_per_period", where)
     amount = _amount(ratio.get("numerator"), drug, f"{where}.numerator")
@@ -164,8 +210,8 @@ def _max_per_day(dosage: dict[str, Any], drug: Drug) -> float | None:
     return amount / days
 
 
-def _doses_per_day(timing: Any, *, required: bool) -> float | None:
-    where = f"{DOSAGE}.timing"
+def _doses_per_day(timing: Any, dosage_path: str, *, required: bool) -> float | None:
+    where = f"{dosage_path}.timing"
     if not isinstance(timing, dict) or not (timing.get("repeat") or timing.get("code")):
         if required:
             raise _Refusal("dosing.missing_timing", f"{where}.repeat")

@@ -115,6 +115,19 @@ def _reason(text: str | None, field: str) -> str:
     return reason
 
 
+def _unit_text(quantity: dict[str, Any]) -> str:
+    return str(quantity.get("unit") or quantity.get("code") or "")
+
+
+def _same_unit(given: dict[str, Any], prescribed: dict[str, Any]) -> bool:
+    """Left out, or the prescription's own (by code when both are coded, else by the unit's text)."""
+    if not any(k in given for k in ("unit", "code")):
+        return True
+    if given.get("code") and prescribed.get("code"):
+        return bool(given.get("system") == prescribed.get("system") and given["code"] == prescribed["code"])
+    return _unit_text(given) == _unit_text(prescribed)
+
+
 def _checked_dispense(ctx: TaskContext, given: dict[str, Any]) -> dict[str, Any]:
     """The pharmacy's MedicationDispense, tied to this prescription: what it may leave out is filled in
     from the prescription, what contradicts the prescription is refused."""
@@ -131,14 +144,25 @@ def _checked_dispense(ctx: TaskContext, given: dict[str, Any]) -> dict[str, Any]
     subject = {"reference": f"Patient/{ctx.patient['id']}"}
     if "subject" in given and (given["subject"] or {}).get("reference") != subject["reference"]:
         errors.append(FieldError("MedicationDispense.subject", "prescription.error.dispense_subject"))
-    authorizing = [r.get("reference") for r in given.get("authorizingPrescription", [])]
+    given_authorizing = given.get("authorizingPrescription", [])
+    if not isinstance(given_authorizing, list) or not all(isinstance(r, dict) for r in given_authorizing):
+        given_authorizing = [{}]
+    authorizing = [r.get("reference") for r in given_authorizing]
     if authorizing and authorizing != [f"MedicationRequest/{request['id']}"]:
         errors.append(FieldError("MedicationDispense.authorizingPrescription", "prescription.error.dispense_request"))
-    quantity = given.get("quantity") or {}
+    quantity = given.get("quantity")
+    quantity = quantity if isinstance(quantity, dict) else {}
     prescribed = (request.get("dispenseRequest") or {}).get("quantity") or {}
     value = quantity.get("value")
-    if not isinstance(value, int | float) or value <= 0:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         errors.append(FieldError("MedicationDispense.quantity", "prescription.error.dispense_quantity"))
+    elif not _same_unit(quantity, prescribed):
+        # 20 boxes are not fewer than 28 tablets: a count is only comparable in the prescription's unit.
+        errors.append(
+            FieldError(
+                "MedicationDispense.quantity", "prescription.error.dispense_unit", {"unit": _unit_text(prescribed)}
+            )
+        )
     elif isinstance(prescribed.get("value"), int | float) and value > prescribed["value"]:
         errors.append(
             FieldError(

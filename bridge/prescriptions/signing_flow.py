@@ -27,7 +27,7 @@ from bridge.prescriptions.safety.check import check_prescription, findings_outco
 from bridge.prescriptions.safety.findings import SafetyFinding
 from bridge.prescriptions.signature import sign_prescription
 from bridge.prescriptions.steps import instant, record_step, step_extension
-from bridge.prescriptions.write_rules import DRAFT
+from bridge.prescriptions.write_rules import DRAFT, is_reported
 from bridge.services import Services
 from bridge.subscriptions.events import record_prescription_event
 
@@ -70,7 +70,7 @@ def sign(
     _require_signing_doctor(principal)
     services.policy.require_scope(principal, "MedicationRequest", "u")
     request, patient = read_prescription(services, principal, request_id)
-    if request.get("status") != DRAFT:
+    if request.get("status") != DRAFT or is_reported(request):
         raise Conflict("prescription.error.not_draft", status=str(request.get("status")))
     findings = check_prescription(services, request)
     _require_overrides(findings, overrides, translator)

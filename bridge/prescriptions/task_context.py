@@ -6,6 +6,7 @@ who sees it but is the wrong party (a nurse trying to dispense, another hospital
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,9 +16,8 @@ from sqlalchemy import select
 
 from bridge.accounts.roles import Role
 from bridge.auth.principal import Principal
-from bridge.directory.codes import OrgKind
 from bridge.directory.residents import home_of
-from bridge.errors import AccessDenied, NotFound
+from bridge.errors import AccessDenied, Conflict, NotFound
 from bridge.prescriptions.actors import ActorRef, actor_of
 from bridge.prescriptions.codes import Step
 from bridge.prescriptions.news import announce_prescription
@@ -26,6 +26,8 @@ from bridge.prescriptions.tables import PrescriptionStep
 from bridge.prescriptions.task_states import Operation, TaskState, transition
 from bridge.prescriptions.write_rules import is_prescription_task
 from bridge.services import Services
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,7 +111,25 @@ def begin(
     ctx = load_task(services, principal, task_id)
     services.policy.require_scope(principal, "Task", "u")
     _require_party(ctx, operation)
-    return ctx, transition(ctx.task, operation)
+    target = transition(ctx.task, operation)
+    if operation in SIGNATURE_CHECKED:
+        _require_valid_signature(ctx)
+    return ctx, target
+
+
+# The pharmacy accepts and dispenses only what the doctor signed: a prescription changed since, or a
+# signature that does not verify, stops there.
+SIGNATURE_CHECKED = frozenset({Operation.ACCEPT, Operation.DISPENSE})
+
+
+def _require_valid_signature(ctx: TaskContext) -> None:
+    from bridge.prescriptions.signature import signature_status
+
+    status = signature_status(ctx.services, ctx.request["id"])
+    if status is None or not status.ok:
+        reason = "unsigned" if status is None else f"{status.reason}: {status.detail}"
+        logger.warning("Task/%s: MedicationRequest/%s signature: %s", ctx.task["id"], ctx.request["id"], reason)
+        raise Conflict("prescription.error.signature_invalid", reason=reason)
 
 
 def _require_party(ctx: TaskContext, operation: Operation) -> None:
@@ -117,7 +137,8 @@ def _require_party(ctx: TaskContext, operation: Operation) -> None:
     if operation is Operation.CONFIRM_RECEIPT:
         allowed = principal.organization_id == ctx.home_id and _staff_or_system(principal, Role.NURSE)
     elif operation is Operation.CANCEL:
-        allowed = principal.organization_kind is OrgKind.INTERNET_HOSPITAL and _staff_or_system(principal, Role.DOCTOR)
+        # The prescribing hospital's doctors only: a home contracted with two hospitals is served by both.
+        allowed = principal.organization_id == ctx.hospital_id and _staff_or_system(principal, Role.DOCTOR)
     else:
         allowed = principal.organization_id == ctx.pharmacy_id and _staff_or_system(principal, Role.PHARMACIST)
     if not allowed:

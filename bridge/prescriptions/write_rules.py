@@ -1,27 +1,35 @@
 """What the plain FHIR API may do to prescriptions; everything else goes through the operations.
 
 - A MedicationRequest is created as a `draft` (checked against the catalogue, its dose parsed) or as
-  a record of a drug the resident already takes (`reportedBoolean: true`). It becomes `active` only by
-  `$sign`, so no unsigned prescription can ever reach a pharmacy.
+  a record of a drug the resident already takes (`reportedBoolean: true`, never a draft). That flag is
+  fixed at creation: a record can never be signed, and a prescription can never be turned into a record
+  to escape the rules below. A prescription becomes `active` only by `$sign`, so no unsigned
+  prescription can ever reach a pharmacy.
 - A signed prescription is not edited: it is cancelled and prescribed again. The exception is one the
   pharmacy rejected (`on-hold`): the doctor revises it back to `draft` and signs again.
-- The pharmacy's Task and the signature's Provenance are written only by the workflow: a Task moved
-  by a PUT would skip the checks and the record of who did what.
+- The workflow's own records are written only by the workflow: the pharmacy's Task (and any Task that
+  would route a resident to a pharmacy, or that names a prescription), the MedicationDispense of a
+  prescription, and Provenances about prescriptions and Tasks (a copied signature must not pass for one).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from fhir_adapter.errors import OperationOutcomeError
 
 from bridge.auth.principal import Principal
 from bridge.directory.codes import OrgKind
+from bridge.directory.organizations import organization_kind
 from bridge.prescriptions.codes import TASK_CODE_SYSTEM
 from bridge.services import Services
 
 DRAFT = "draft"
 REVISABLE = "on-hold"
+# Relative or absolute, with or without a version: `MedicationRequest/1`, `https://x/fhir/Task/2/_history/3`.
+_NAMES = re.compile(r"(?:^|/)(MedicationRequest|Task)/[A-Za-z0-9\-.]{1,64}(?:/_history/\d+)?$")
 
 
 def is_prescription_task(task: dict[str, Any] | None) -> bool:
@@ -43,18 +51,39 @@ def check_prescription_write(
     resource_type = (new or old or {}).get("resourceType")
     if resource_type == "MedicationRequest":
         _check_medication_request(services, principal, new, old)
-    elif resource_type == "Task" and (is_prescription_task(new) or is_prescription_task(old)):
+    elif resource_type == "Task" and any(_workflow_task(services, r) for r in (new, old) if r):
         raise _refused(
             409,
-            "a prescription's Task changes only through its operations ($accept, $reject, $dispense, $dispatch, "
-            "$deliver, $confirm-receipt, $cancel)",
+            "a prescription's Task is created by $sign and changes only through its operations ($accept, $reject, "
+            "$dispense, $dispatch, $deliver, $confirm-receipt, $cancel); no other Task may be owned by a pharmacy "
+            "or name a prescription",
             "Task",
+        )
+    elif resource_type == "MedicationDispense" and any(
+        _names(r.get("authorizingPrescription")) for r in (new, old) if r
+    ):
+        raise _refused(
+            409,
+            "a prescription's dispense is recorded by $dispense and completed by $confirm-receipt",
+            "MedicationDispense",
+        )
+    elif resource_type == "Provenance" and any(_signed_or_about_workflow(r) for r in (new, old) if r):
+        raise _refused(
+            409,
+            "Provenances of prescriptions and their Tasks are written by the workflow ($sign and the Task operations)",
+            "Provenance",
         )
 
 
 def _check_medication_request(
     services: Services, principal: Principal, new: dict[str, Any] | None, old: dict[str, Any] | None
 ) -> None:
+    if old is not None and new is not None and is_reported(old) != is_reported(new):
+        raise _refused(
+            422,
+            "reportedBoolean/reportedReference is set when the record is created and never changed",
+            "MedicationRequest",
+        )
     if old is not None and not is_reported(old) and old.get("status") not in {DRAFT, REVISABLE}:
         raise _refused(
             409,
@@ -64,9 +93,13 @@ def _check_medication_request(
         )
     if new is None:
         return
-    if is_reported(new):
-        return
     status = new.get("status")
+    if is_reported(new):
+        if status == DRAFT:
+            raise _refused(
+                422, "a draft is a prescription to be signed, not a record of a drug taken", "MedicationRequest.status"
+            )
+        return
     if status == DRAFT:
         _require_prescriber(principal)
         from bridge.prescriptions.safety.check import validate_draft
@@ -83,6 +116,42 @@ def _check_medication_request(
         "a drug the resident already takes is recorded with reportedBoolean=true",
         "MedicationRequest.status",
     )
+
+
+def _workflow_task(services: Services, task: dict[str, Any]) -> bool:
+    if is_prescription_task(task):
+        return True
+    if _names([task.get("focus"), *(task.get("basedOn") or [])], "MedicationRequest"):
+        return True
+    # A Task owned by a pharmacy routes the resident's record to it (bridge/access/policy.py).
+    owner = str((task.get("owner") or {}).get("reference", ""))
+    if owner.startswith("Organization/"):
+        try:
+            organization = services.repository.read("Organization", owner.removeprefix("Organization/"))
+        except OperationOutcomeError:
+            return False
+        return organization_kind(organization) is OrgKind.PHARMACY
+    return False
+
+
+def _signed_or_about_workflow(provenance: dict[str, Any]) -> bool:
+    return bool(provenance.get("signature")) or _names(provenance.get("target"))
+
+
+def _names(references: Any, resource_type: str | None = None) -> bool:
+    """Whether any of the references (a Reference or a list of them) points at a prescription or Task."""
+    for reference in _references(references):
+        match = _NAMES.search(reference)
+        if match and (resource_type is None or match.group(1) == resource_type):
+            return True
+    return False
+
+
+def _references(value: Any) -> Iterator[str]:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("reference"), str):
+            yield item["reference"]
 
 
 def _require_prescriber(principal: Principal) -> None:

@@ -20,6 +20,7 @@ from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.references import RELATIVE_REFERENCE
 
 from bridge.clock import as_utc
+from bridge.prescriptions.codes import signature_id
 from bridge.services import Services
 from bridge.subscriptions.tables import SubscriptionEvent, SubscriptionState
 from bridge.subscriptions.topic import BACKPORT
@@ -153,7 +154,7 @@ def _event_resources(services: Services, event: SubscriptionEvent) -> tuple[Reso
     request_id = _target_id(task.get("focus"), "MedicationRequest")
     if request_id is None:
         return task, context
-    signature = _signature(services, request_id)
+    signature = _signature(services, task, request_id)
     signed_version = _signed_version(signature, request_id) if signature else None
     medication_request = _read(services, "MedicationRequest", request_id, signed_version)
     if medication_request is not None:
@@ -183,11 +184,13 @@ def _signed_version(provenance: Resource, medication_request_id: str) -> str | N
     return None
 
 
-def _signature(services: Services, medication_request_id: str) -> Resource | None:
-    provenances = services.repository.find("Provenance", {"target": f"MedicationRequest/{medication_request_id}"})
-    signed = [p for p in provenances if p.get("signature")]
-    # The newest signature: a prescription signed again after a correction is the one that counts.
-    return max(signed, key=lambda p: str(p.get("recorded", "")), default=None)
+def _signature(services: Services, task: Resource, medication_request_id: str) -> Resource | None:
+    """The signature `$sign` stored with this Task (the Task names it), not any Provenance about the request."""
+    provenance_id = signature_id(task)
+    if provenance_id is None:
+        logger.warning("Task/%s names no signature of MedicationRequest/%s", task.get("id"), medication_request_id)
+        return None
+    return _read(services, "Provenance", provenance_id, None)
 
 
 def _read(services: Services, resource_type: str, resource_id: str, version: str | None) -> Resource | None:

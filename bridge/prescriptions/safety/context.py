@@ -27,6 +27,9 @@ MDC = "urn:oid:2.16.840.1.113883.6.24"
 # then Fridericia.
 QTC_LOINC = ("8636-3", "76635-2", "76634-5")
 # Observations that may carry a QTc: the QTc itself, or an ECG study with measurement components.
+# Body weight (measured), for the Cockcroft-Gault creatinine clearance.
+WEIGHT_LOINC = "29463-7"
+_KG = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237}
 ECG_CODES = (*(f"{LOINC}|{c}" for c in QTC_LOINC), f"{LOINC}|11524-6", f"{MDC}|131328")
 RESULT_STATUSES = frozenset({"preliminary", "final", "amended", "corrected"})
 
@@ -39,6 +42,7 @@ class AllergyRecord:
     display: str  # what to show: the record's own text
     type: str  # allergy | intolerance
     reaction: str
+    categories: frozenset[str] = frozenset()  # food | medication | environment | biologic; empty when not recorded
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class ActiveDrug:
 
 @dataclass(frozen=True)
 class Measured:
-    value: float  # creatinine in mg/dL, QTc in ms
+    value: float  # creatinine in mg/dL, QTc in ms, weight in kg
     when: datetime | None
     observation_id: str
 
@@ -82,7 +86,9 @@ class SafetyContext:
     active: list[ActiveDrug] = field(default_factory=list)
     creatinine: Measured | None = None
     qtc: Measured | None = None
+    weight: Measured | None = None
     first_visit: bool = False
+    now: datetime | None = None  # the check's time (services.now()), to tell a current result from an old one
 
     @property
     def egfr(self) -> float | None:
@@ -108,6 +114,7 @@ def build_context(
         age=_age(patient.get("birthDate"), today),
         sex=patient.get("gender"),
         catalogue=catalogue,
+        now=services.now(),
     )
     subject = f"Patient/{patient_id}"
     allergies = repository.find("AllergyIntolerance", {"patient": subject})
@@ -117,6 +124,8 @@ def build_context(
     creatinine_codes = [f"{LOINC}|{code}" for code in sorted(CREATININE_LOINC)]
     context.creatinine = _latest(repository.find("Observation", {"patient": subject, "code": creatinine_codes}), _creat)
     context.qtc = _latest(repository.find("Observation", {"patient": subject, "code": list(ECG_CODES)}), _qtc)
+    weights = repository.find("Observation", {"patient": subject, "code": [f"{LOINC}|{WEIGHT_LOINC}"]})
+    context.weight = _latest(weights, _kg)
     context.first_visit = _has_first_visit(services, patient_id, context.home_id, today)
     return context
 
@@ -159,6 +168,7 @@ def _allergy(resource: dict[str, Any]) -> AllergyRecord:
         display=code.get("text") or next((c.get("display") for c in codings if c.get("display")), "?"),
         type=resource.get("type", "allergy"),
         reaction="、".join(m for m in manifestations if m),
+        categories=frozenset(c for c in resource.get("category", []) if isinstance(c, str)),
     )
 
 
@@ -182,6 +192,18 @@ def _active(request: dict[str, Any], catalogue: Catalogue) -> ActiveDrug:
 def _creat(observation: dict[str, Any]) -> float | None:
     quantity = observation.get("valueQuantity")
     return creatinine_from_quantity(quantity) if isinstance(quantity, dict) else None
+
+
+def _kg(observation: dict[str, Any]) -> float | None:
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, dict):
+        return None
+    value, unit = quantity.get("value"), quantity.get("code") or quantity.get("unit")
+    factor = _KG.get(unit.strip().lower()) if isinstance(unit, str) else None
+    if factor is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    kg = float(value) * factor
+    return kg if 20 <= kg <= 300 else None  # outside this, a typing error rather than a weight
 
 
 def _qtc(observation: dict[str, Any]) -> float | None:

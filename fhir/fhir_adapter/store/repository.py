@@ -12,15 +12,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from fhir_adapter.errors import OperationOutcomeError, gone, invalid, not_found, version_conflict
+from fhir_adapter.errors import Issue, OperationOutcomeError, gone, invalid, not_found, version_conflict
 from fhir_adapter.search.query import SearchQuery, parse_search
 from fhir_adapter.search.values import join_values
 from fhir_adapter.store.reindex import index_rows
 from fhir_adapter.store.searching import RECORDS_ABOUT, Restriction, SearchPage, find_all, referencing, search
-from fhir_adapter.store.tables import ResourceVersion, SearchIndexEntry, StoredResource
+from fhir_adapter.store.tables import RESOURCE_TABLE, ResourceVersion, SearchIndexEntry, StoredResource
 from fhir_adapter.store.writing import INSERT_INDEX, INSERT_VERSION, insert_new
 from fhir_adapter.validation import validate_resource
 
@@ -109,6 +110,16 @@ class SqlResourceRepository:
             raise version_conflict(content["resourceType"], resource_id, if_match, current.version_id)
         if not current.deleted and _without_meta(current.content) == _without_meta(content):
             return current.content
+        try:
+            return self._write(content, version_id=current.version_id + 1, existing=current)
+        except ConcurrentWrite:
+            if if_match is not None:
+                raise
+        # Without If-Match the caller asked for last-writer-wins: wait for the other writer, then write
+        # after it (holding the row now, so nobody else can come in between).
+        current = self._lock(content["resourceType"], resource_id)
+        if not current.deleted and _without_meta(current.content) == _without_meta(content):
+            return current.content
         return self._write(content, version_id=current.version_id + 1, existing=current)
 
     def delete(self, resource_type: str, resource_id: str) -> None:
@@ -118,18 +129,24 @@ class SqlResourceRepository:
         if current.deleted:
             return
         now = self._now()
-        version_id = current.version_id + 1
-        current.version_id, current.last_updated, current.deleted = version_id, now, True
-        self._session.add(
-            ResourceVersion(
-                resource_type=resource_type,
-                id=resource_id,
-                version_id=version_id,
-                last_updated=now,
-                deleted=True,
-                content=current.content,
-            )
-        )
+        row = {
+            "resource_type": resource_type,
+            "id": resource_id,
+            "version_id": current.version_id + 1,
+            "last_updated": now,
+            "deleted": True,
+            "content": current.content,
+        }
+        try:
+            self._advance(current, row)
+        except ConcurrentWrite:
+            # A delete is unconditional: wait for the other writer, then delete what it left.
+            current = self._lock(resource_type, resource_id)
+            if current.deleted:
+                return
+            row = {**row, "version_id": current.version_id + 1, "content": current.content}
+            self._advance(current, row)
+        self._session.execute(INSERT_VERSION, row)
         self._session.execute(
             delete(SearchIndexEntry).where(
                 SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
@@ -207,9 +224,7 @@ class SqlResourceRepository:
             # A new resource has no index rows to replace.
             insert_new(self._session, row, index_rows(content))
             return content
-        existing.version_id, existing.last_updated = version_id, now
-        existing.deleted, existing.content = False, content
-        self._session.flush()
+        self._advance(existing, row)
         self._session.execute(
             delete(SearchIndexEntry).where(
                 SearchIndexEntry.resource_type == resource_type, SearchIndexEntry.resource_id == resource_id
@@ -220,6 +235,47 @@ class SqlResourceRepository:
         if rows:
             self._session.execute(INSERT_INDEX, rows)
         return content
+
+    def _advance(self, existing: StoredResource, row: dict[str, Any]) -> None:
+        """Move the current row from the version this session read to ``row``'s, or raise
+        ``ConcurrentWrite`` (a 409) when another transaction has written a version since.
+
+        The version read is a condition of the UPDATE, so the check and the write are one statement:
+        on PostgreSQL a second writer waits for the first's row lock, then re-evaluates the condition
+        against the committed row and changes nothing; on SQLite writers are serialised and the same
+        condition sees the other's commit. Nothing is written after a lost race, so the transaction
+        stays usable (no duplicate version row, no aborted PostgreSQL transaction).
+        """
+        result = self._session.execute(
+            update(RESOURCE_TABLE)
+            .where(
+                RESOURCE_TABLE.c.resource_type == row["resource_type"],
+                RESOURCE_TABLE.c.id == row["id"],
+                RESOURCE_TABLE.c.version_id == existing.version_id,
+            )
+            .values(
+                version_id=row["version_id"],
+                last_updated=row["last_updated"],
+                deleted=row["deleted"],
+                content=row["content"],
+            )
+        )
+        if not isinstance(result, CursorResult) or result.rowcount != 1:
+            raise ConcurrentWrite(row["resource_type"], row["id"], existing.version_id)
+        # The session's copy follows the database without an ORM flush of its own.
+        for name in ("version_id", "last_updated", "deleted", "content"):
+            set_committed_value(existing, name, row[name])
+
+    def _lock(self, resource_type: str, resource_id: str) -> StoredResource:
+        """The current row as committed now, locked for this transaction (on SQLite the write lock the
+        failed UPDATE took already keeps others out)."""
+        row = self._session.get(
+            StoredResource, (resource_type, resource_id), with_for_update=True, populate_existing=True
+        )
+        if row is None:  # rows are flagged as deleted, never removed
+            raise not_found(resource_type, resource_id)
+        self._held[(resource_type, resource_id)] = row
+        return row
 
     def _current(self, resource_type: str, resource_id: str) -> StoredResource | None:
         """The current row, loaded at most once per unit of work.
@@ -235,6 +291,23 @@ class SqlResourceRepository:
             if len(self._held) > MAX_HELD_ROWS:
                 del self._held[next(iter(self._held))]
         return row
+
+
+class ConcurrentWrite(OperationOutcomeError):
+    """Another transaction wrote a new version of the resource after this one read it: 409."""
+
+    def __init__(self, resource_type: str, resource_id: str, read_version: int) -> None:
+        super().__init__(
+            409,
+            [
+                Issue(
+                    "error",
+                    "conflict",
+                    f"{resource_type}/{resource_id} was changed by someone else meanwhile (after version "
+                    f"{read_version} was read); read it again",
+                )
+            ],
+        )
 
 
 def _without_meta(content: dict[str, Any]) -> dict[str, Any]:

@@ -118,3 +118,86 @@ def test_refusals_are_translated() -> None:
         daily_dose(request(q(5, "mL"), DAILY), drug("C08CA01"), Translator("zh-CN"))
     assert "无法换算" in raised.value.outcome()["issue"][0]["diagnostics"]
     assert "氨氯地平" in raised.value.outcome()["issue"][0]["diagnostics"]
+
+
+def split(*doses: tuple[float, dict[str, Any], int | None]) -> dict[str, Any]:
+    """One dosageInstruction per (mg, timing.repeat, sequence)."""
+    return {
+        "resourceType": "MedicationRequest",
+        "dosageInstruction": [
+            {
+                **({"sequence": sequence} if sequence is not None else {}),
+                "doseAndRate": [{"doseQuantity": q(value, "mg")}],
+                "timing": {"repeat": repeat},
+            }
+            for value, repeat, sequence in doses
+        ],
+    }
+
+
+MORNING, EVENING = {"when": ["MORN"]}, {"when": ["EVE"]}
+
+
+def test_a_split_regimen_counts_every_instruction() -> None:
+    # 5 mg in the morning and 10 mg in the evening: 15 mg a day, not the first instruction's 5
+    result = daily_dose(split((5, MORNING, None), (10, EVENING, None)), drug("C08CA01"))
+    assert result.per_day == 15 and result.per_dose == 10
+
+
+def test_instructions_of_the_same_sequence_are_summed() -> None:
+    assert daily_dose(split((5, MORNING, 1), (10, EVENING, 1)), drug("C08CA01")).per_day == 15
+
+
+def test_a_taper_counts_its_heaviest_step() -> None:
+    # sequence 1: 10 mg twice a day, then sequence 2: 5 mg once a day; the steps follow one another
+    twice = {"frequency": 2, "period": 1, "periodUnit": "d"}
+    assert daily_dose(split((10, twice, 1), (5, DAILY, 2)), drug("C08CA01")).per_day == 20
+
+
+def test_a_regular_and_an_as_needed_instruction_add_up() -> None:
+    req = split((500, {"frequency": 2, "period": 1, "periodUnit": "d"}, None))
+    ratio = {"numerator": q(2, "g"), "denominator": q(1, "d")}
+    as_needed = {"doseAndRate": [{"doseQuantity": q(500, "mg")}], "asNeededBoolean": True, "maxDosePerPeriod": ratio}
+    req["dosageInstruction"].append(as_needed)
+    result = daily_dose(req, drug("N02BE01"))
+    assert result.per_day == 3000 and result.as_needed
+
+
+def test_several_dose_entries_of_one_instruction_are_one_dose() -> None:
+    # FHIR's ordered dose in tablets and calculated dose in mg state the same dose: counted once
+    tablets = q(1, "TAB", "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm")
+    req = request(q(5, "mg"), DAILY)
+    req["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": tablets}, {"doseQuantity": q(5, "mg")}]
+    assert daily_dose(req, drug("C08CA01")).per_day == 5
+    req["dosageInstruction"][0]["doseAndRate"].append({"doseQuantity": q(0.005, "g")})
+    assert daily_dose(req, drug("C08CA01")).per_day == 5
+
+
+@pytest.mark.parametrize(
+    ("req", "expression", "text"),
+    [
+        (split((5, MORNING, 1), (10, EVENING, None)), "dosageInstruction[1].sequence", "sequence"),
+        (
+            split((5, MORNING, None), (10, {"frequency": 1}, None)),
+            "dosageInstruction[1].timing.repeat.period",
+            "period",
+        ),
+    ],
+)
+def test_refusals_name_the_instruction_at_fault(req: dict[str, Any], expression: str, text: str) -> None:
+    with pytest.raises(OperationOutcomeError) as raised:
+        daily_dose(req, drug("C08CA01"))
+    issue = raised.value.outcome()["issue"][0]
+    assert raised.value.status == 422 and expression in issue["expression"][0] and text in issue["diagnostics"]
+
+
+def test_dose_entries_that_disagree_are_refused() -> None:
+    req = request(q(5, "mg"), DAILY)
+    req["dosageInstruction"][0]["doseAndRate"].append({"doseQuantity": q(10, "mg")})
+    with pytest.raises(OperationOutcomeError) as raised:
+        daily_dose(req, drug("C08CA01"), Translator("en"))
+    issue = raised.value.outcome()["issue"][0]
+    assert raised.value.status == 422 and issue["expression"] == [
+        "MedicationRequest.dosageInstruction[0].doseAndRate[1].doseQuantity"
+    ]
+    assert "5 to 10 mg" in issue["diagnostics"] and "one dosageInstruction each" in issue["diagnostics"]

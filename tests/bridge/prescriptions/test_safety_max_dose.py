@@ -28,3 +28,15 @@ def test_as_needed_maximum_per_period(bridge) -> None:
         }
         found = [f for f in check_prescription(services, request) if f.rule == "max-dose"]
     assert [f.message_key for f in found] == ["safety.max_dose.as_needed"]
+
+
+def test_a_split_regimen_is_checked_as_its_whole_day(bridge) -> None:
+    # amlodipine 10 mg in the morning and 10 mg in the evening, as two instructions: 20 mg a day, above 10
+    with bridge.services() as services:
+        pid = make_resident(services, Resident())
+        request = draft(pid, "C08CA01", 10)
+        morning = request["dosageInstruction"][0]
+        morning["timing"] = {"repeat": {"when": ["MORN"]}}
+        request["dosageInstruction"].append({**morning, "timing": {"repeat": {"when": ["EVE"]}}})
+        found = [f for f in check_prescription(services, request) if f.rule == "max-dose"]
+    assert [f.params["daily"] for f in found] == ["20"]

@@ -198,6 +198,9 @@ def store_prescription(runtime: Runtime, pharmacy_id: str, patient_id: str) -> P
                 "for": {"reference": f"Patient/{patient_id}"},
                 "owner": {"reference": f"Organization/{pharmacy_id}"},
                 "authoredOn": "2026-11-01T08:00:00Z",
+                "input": [
+                    {"type": {"text": "signature"}, "valueReference": {"reference": f"Provenance/{provenance['id']}"}}
+                ],
                 "businessStatus": {
                     "coding": [
                         {"system": f"{NAMESPACE}/CodeSystem/prescription-delivery-status", "code": "with-pharmacy"}

@@ -1,41 +1,37 @@
-"""Prescription pages of doctors and nurses: the prescribing form (draft, check, sign), a resident's
-prescriptions, and the nurse's list of prescriptions on their way to her home with the receipt form.
+"""The doctor's prescribing form: a draft is written, checked and shown with its findings, revised,
+signed with override reasons, or discarded.
 
-Every change goes through the same services as the FHIR API: a draft through the FHIR write path
-(bridge/fhir_api/writes.py, so the same validation and audit apply), signing and the Task operations
-through bridge/prescriptions. Lists come from bridge/prescriptions/views.py. Lists refresh themselves
-when a `prescription.changed` arrives (portal/static/prescriptions-live.js) by fetching their section.
+A draft goes through the FHIR write path (bridge/fhir_api/writes.py, so the same validation and audit
+apply), signing through bridge/prescriptions/signing_flow.py; the form's fields map to a draft in
+bridge/prescriptions/drafts.py.
 """
 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fhir_adapter.errors import OperationOutcomeError
 from starlette.concurrency import run_in_threadpool
 
 from bridge.accounts.roles import Role
-from bridge.api.deps import PrincipalDep, ServicesDep, client_address
+from bridge.api.deps import PrincipalDep, ServicesDep
 from bridge.api.errors import request_translator
-from bridge.api.fhir_http import base_url
 from bridge.audit import AuditKind
 from bridge.auth.principal import Principal
-from bridge.errors import BridgeError, Conflict, FieldError, InvalidInput, NotFound
+from bridge.errors import Conflict, FieldError, InvalidInput, NotFound
 from bridge.fhir_api import writes
-from bridge.fhir_api.context import FhirContext
 from bridge.i18n import Translator
-from bridge.prescriptions import home_flow, signing_flow, views
+from bridge.prescriptions import drafts, signing_flow
 from bridge.prescriptions.overrides import MIN_REASON_CHARS, Override
 from bridge.prescriptions.refusals import FindingsRefusal
 from bridge.prescriptions.safety.check import check_prescription, validate_draft
 from bridge.prescriptions.safety.findings import SafetyFinding
 from bridge.services import Services
-from portal.rendering import render, templates
-from portal.result_entry_pages import local_time
+from portal.prescription_forms import QUANTITY_UNITS, Errors, fhir_context, field_errors, page_context, positive
+from portal.rendering import render
 
 logger = logging.getLogger(__name__)
 
@@ -43,97 +39,7 @@ router = APIRouter(include_in_schema=False)
 
 # UCUM code -> how the form shows it (the catalogue's dose units).
 DOSE_UNITS = ("mg", "g", "ug", "mL", "[iU]", "{puff}")
-QUANTITY_UNITS = ("tablet", "capsule", "bag", "bottle", "box", "vial", "pen", "inhaler")
 OVERRIDE_FIELD = "override:"
-FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９．", "0123456789.")
-Errors = dict[str, tuple[str, dict[str, Any]]]
-
-
-def fhir_context(request: Request, services: Services, principal: Principal) -> FhirContext:
-    return FhirContext(services, principal, base_url(request), client_address(request))
-
-
-def field_errors(exc: InvalidInput) -> Errors:
-    return {e.field: (e.message_key, e.params) for e in exc.errors}
-
-
-def positive(
-    form: dict[str, str], name: str, errors: list[FieldError], *, whole: bool = False, zero: bool = False
-) -> Decimal:
-    """A positive number from the form (typed with a Chinese input method's full-width digits too)."""
-    raw = form.get(name, "").strip().translate(FULL_WIDTH_DIGITS)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        errors.append(FieldError(name, "rx.error.required" if not raw else "rx.error.number"))
-        return Decimal(0)
-    if not value.is_finite() or value < 0 or (value == 0 and not zero):
-        errors.append(FieldError(name, "rx.error.positive"))
-    elif whole and value != value.to_integral_value():
-        errors.append(FieldError(name, "rx.error.whole"))
-    return value
-
-
-def quantity_unit(text: str, t: Translator) -> str:
-    """A stored quantity unit (text in the default language, as drafts store it) in the page's language."""
-    for unit in QUANTITY_UNITS:
-        if text == Translator()(f"rx.qunit.{unit}"):
-            return t(f"rx.qunit.{unit}")
-    return text
-
-
-templates.env.globals["quantity_unit"] = quantity_unit
-
-
-def page_context(request: Request) -> dict[str, Any]:
-    return {"local_time": local_time, "signed": request.query_params.get("signed")}
-
-
-# --- a resident's prescriptions -------------------------------------------------------------------------
-
-
-def _resident_context(request: Request, services: Services, principal: Principal, patient_id: str) -> dict[str, Any]:
-    patient = services.policy.require_resident(principal, patient_id)
-    return {
-        **page_context(request),
-        "resident": services.residents.summaries([patient])[0],
-        "items": views.resident_prescriptions(services, principal, patient_id),
-        "section_url": f"/residents/{patient_id}/prescriptions/section",
-    }
-
-
-@router.get("/residents/{patient_id}/prescriptions")
-def resident_prescriptions(
-    patient_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    return render(request, "prescriptions_resident.html", _resident_context(request, services, principal, patient_id))
-
-
-@router.get("/residents/{patient_id}/prescriptions/section")
-def resident_section(patient_id: str, request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
-    context = _resident_context(request, services, principal, patient_id)
-    return section(request, "_prescriptions_resident_list.html", context)
-
-
-@router.post("/prescriptions/tasks/{task_id}/cancel")
-def cancel(
-    task_id: str,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    reason: Annotated[str, Form()] = "",
-    patient: Annotated[str, Form()] = "",
-) -> Response:
-    try:
-        task = home_flow.cancel(services, principal, task_id, reason)
-    except (InvalidInput, Conflict) as exc:
-        context = _resident_context(request, services, principal, patient)
-        return refused(request, "prescriptions_resident.html", context, exc, task_id, {"reason": reason})
-    fhir_context(request, services, principal).audit(AuditKind.UPDATE, f"$cancel Task/{task_id}", [task])
-    return RedirectResponse(f"/residents/{patient}/prescriptions", status_code=303)
-
-
-# --- the doctor's prescribing form -------------------------------------------------------------------
 
 
 def _prescribe_page(
@@ -154,7 +60,7 @@ def _prescribe_page(
     findings: list[SafetyFinding] = []
     if draft_id:
         draft = _own_draft(services, principal, patient_id, draft_id)
-        form = form if form is not None else views.draft_form(draft)
+        form = form if form is not None else drafts.draft_form(draft)
         findings = check_prescription(services, draft, request_translator(request))
     if refused:
         # Each finding that needed a reason and got none is marked at its own field.
@@ -171,7 +77,7 @@ def _prescribe_page(
     context = {
         **page_context(request),
         "resident": services.residents.summaries([patient])[0],
-        "drugs": views.drug_choices(services, query),
+        "drugs": drafts.drug_choices(services, query),
         "query": query,
         "form": form or {"per_day": "1", "quantity_unit": Translator()("rx.qunit.tablet")},
         "errors": errors or {},
@@ -240,7 +146,7 @@ def _save_draft(
     draft_id = form.get("draft") or None
     try:
         given = _draft_input(services, form)
-        resource = views.draft_resource(patient_id, principal.practitioner_id, given)
+        resource = drafts.draft_resource(patient_id, principal.practitioner_id, given)
         # The write checks this too, in English for systems; here it answers in the doctor's language.
         validate_draft(services, resource, request_translator(request))
         ctx = fhir_context(request, services, principal)
@@ -266,10 +172,10 @@ def _save_draft(
     return RedirectResponse(f"/residents/{patient_id}/prescribe?draft={stored['id']}", status_code=303)
 
 
-def _draft_input(services: Services, form: dict[str, str]) -> views.DraftInput:
+def _draft_input(services: Services, form: dict[str, str]) -> drafts.DraftInput:
     errors: list[FieldError] = []
     drug = form.get("drug", "").strip()
-    if not drug or drug not in {d.medication_id for d in views.drug_choices(services)}:
+    if not drug or drug not in {d.medication_id for d in drafts.drug_choices(services)}:
         errors.append(FieldError("drug", "rx.error.drug"))
     dose = positive(form, "dose", errors)
     if form.get("unit") not in DOSE_UNITS:
@@ -280,7 +186,7 @@ def _draft_input(services: Services, form: dict[str, str]) -> views.DraftInput:
     if errors:
         raise InvalidInput(errors)
     quantity_unit = form.get("quantity_unit", "").strip() or Translator()("rx.qunit.tablet")
-    return views.DraftInput(
+    return drafts.DraftInput(
         drug, dose, form["unit"], int(per_day), quantity, quantity_unit, int(days), form.get("instructions", "").strip()
     )
 
@@ -349,26 +255,3 @@ def discard(
     _own_draft(services, principal, patient_id, draft_id)
     writes.delete(fhir_context(request, services, principal), "MedicationRequest", draft_id)
     return RedirectResponse(f"/residents/{patient_id}/prescriptions", status_code=303)
-
-
-# --- shared ----------------------------------------------------------------------------------------
-
-
-def section(request: Request, template: str, context: dict[str, Any]) -> Response:
-    body = bytes(render(request, template, context).body)
-    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
-
-
-def refused(
-    request: Request, template: str, context: dict[str, Any], exc: BridgeError, task_id: str, typed: dict[str, str]
-) -> Response:
-    """The page again with the refused form's errors at the Task's row and what was typed kept."""
-    # The services name some fields by their FHIR path; the forms by the last part.
-    errors = (
-        {k.removeprefix("MedicationDispense."): v for k, v in field_errors(exc).items()}
-        if isinstance(exc, InvalidInput)
-        else {}
-    )
-    problem = None if isinstance(exc, InvalidInput) else (exc.message_key, exc.params)
-    context = {**context, "failed": {"task": task_id, "errors": errors, "typed": typed, "problem": problem}}
-    return render(request, template, context, exc.status)
