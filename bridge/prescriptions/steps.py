@@ -78,3 +78,17 @@ def steps_of(services: Services, medication_request_id: str) -> list[Prescriptio
             .order_by(PrescriptionStep.at, PrescriptionStep.id)
         )
     )
+
+
+def was_signed(services: Services, medication_request_id: str) -> bool:
+    return (
+        services.db.scalar(
+            select(PrescriptionStep.id)
+            .where(
+                PrescriptionStep.medication_request_id == medication_request_id,
+                PrescriptionStep.step == Step.SIGNED.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )

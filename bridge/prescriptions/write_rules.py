@@ -28,6 +28,7 @@ from bridge.services import Services
 
 DRAFT = "draft"
 REVISABLE = "on-hold"
+ABANDONED = frozenset({"cancelled", "entered-in-error"})
 # Relative or absolute, with or without a version: `MedicationRequest/1`, `https://x/fhir/Task/2/_history/3`.
 _NAMES = re.compile(r"(?:^|/)(MedicationRequest|Task)/[A-Za-z0-9\-.]{1,64}(?:/_history/\d+)?$")
 
@@ -60,14 +61,16 @@ def check_prescription_write(
             "Task",
         )
     elif resource_type == "MedicationDispense" and any(
-        _names(r.get("authorizingPrescription")) for r in (new, old) if r
+        _names_prescription(services, r.get("authorizingPrescription")) for r in (new, old) if r
     ):
         raise _refused(
             409,
             "a prescription's dispense is recorded by $dispense and completed by $confirm-receipt",
             "MedicationDispense",
         )
-    elif resource_type == "Provenance" and any(_signed_or_about_workflow(r) for r in (new, old) if r):
+    elif resource_type == "Provenance" and any(
+        _names_prescription(services, r.get("target")) or _names(r.get("target"), "Task") for r in (new, old) if r
+    ):
         raise _refused(
             409,
             "Provenances of prescriptions and their Tasks are written by the workflow ($sign and the Task operations)",
@@ -84,7 +87,7 @@ def _check_medication_request(
             "reportedBoolean/reportedReference is set when the record is created and never changed",
             "MedicationRequest",
         )
-    if old is not None and not is_reported(old) and old.get("status") not in {DRAFT, REVISABLE}:
+    if old is not None and not is_reported(old) and not _still_unsigned(services, old):
         raise _refused(
             409,
             f"this prescription is signed ({old.get('status')}): it cannot be changed or deleted; cancel it with "
@@ -106,6 +109,8 @@ def _check_medication_request(
 
         validate_draft(services, new)
         return
+    if old is not None and old.get("status") in {DRAFT, REVISABLE} and status in ABANDONED:
+        return  # a draft or a rejected prescription given up: nothing was or will be dispensed
     if old is not None and old.get("status") == REVISABLE and status == REVISABLE:
         raise _refused(
             422, "revise a rejected prescription by setting its status back to draft", "MedicationRequest.status"
@@ -118,10 +123,22 @@ def _check_medication_request(
     )
 
 
+def _still_unsigned(services: Services, request: dict[str, Any]) -> bool:
+    """A draft, a rejected prescription under revision, or a draft given up that was never signed."""
+    status = request.get("status")
+    if status in {DRAFT, REVISABLE}:
+        return True
+    if status not in ABANDONED:
+        return False
+    from bridge.prescriptions.steps import was_signed
+
+    return not was_signed(services, str(request["id"]))
+
+
 def _workflow_task(services: Services, task: dict[str, Any]) -> bool:
     if is_prescription_task(task):
         return True
-    if _names([task.get("focus"), *(task.get("basedOn") or [])], "MedicationRequest"):
+    if _names_prescription(services, [task.get("focus"), *(task.get("basedOn") or [])]):
         return True
     # A Task owned by a pharmacy routes the resident's record to it (bridge/access/policy.py).
     owner = str((task.get("owner") or {}).get("reference", ""))
@@ -134,8 +151,21 @@ def _workflow_task(services: Services, task: dict[str, Any]) -> bool:
     return False
 
 
-def _signed_or_about_workflow(provenance: dict[str, Any]) -> bool:
-    return bool(provenance.get("signature")) or _names(provenance.get("target"))
+def _names_prescription(services: Services, references: Any) -> bool:
+    """Whether any of the references points at one of the bridge's prescriptions (a MedicationRequest
+    that is not a record of a drug taken elsewhere); absolute URLs count, so none slips past as one."""
+    for reference in _references(references):
+        match = _NAMES.search(reference)
+        if not match or match.group(1) != "MedicationRequest":
+            continue
+        request_id = reference[match.start() :].lstrip("/").split("/")[1]
+        try:
+            request = services.repository.read("MedicationRequest", request_id)
+        except OperationOutcomeError:
+            continue
+        if not is_reported(request):
+            return True
+    return False
 
 
 def _names(references: Any, resource_type: str | None = None) -> bool:

@@ -88,14 +88,19 @@ def test_pharmacy_sees_only_residents_routed_to_it(bridge: Bridge) -> None:
         assert resident_ids(client) == {}
         assert client.get(f"/api/residents/{routed}").status_code == 404
     with bridge.services() as services:
-        services.repository.create(
-            {
-                "resourceType": "Task",
-                "status": "ready",
-                "intent": "order",
-                "for": {"reference": f"Patient/{routed}"},
-                "owner": {"reference": f"Organization/{pharmacy}"},
-            }
+        # What $sign records when it routes a prescription to a pharmacy (a Task alone routes nothing).
+        from bridge.prescriptions.actors import ActorRef
+        from bridge.prescriptions.codes import Step
+        from bridge.prescriptions.steps import record_step
+
+        record_step(
+            services,
+            step=Step.SIGNED,
+            actor=ActorRef("Practitioner/demo-dr-li", "李建国"),
+            medication_request_id="zz-routing-test",
+            patient_id=routed,
+            home_id="demo-home-2",
+            pharmacy_id=pharmacy,
         )
     with bridge.bearer(pharmacist) as client:
         assert set(resident_ids(client)) == {routed}

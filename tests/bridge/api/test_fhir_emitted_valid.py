@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.bridge.api.fhir_support import create, fhir_client, observation, resident_of, unique_tag
+from tests.bridge.prescriptions.workflow_support import draft as prescription_draft
 from tests.conftest import Bridge
 from tests.fhir_peer import MedplumValidator, assert_all_pass
 
@@ -33,16 +34,7 @@ def test_what_the_api_emits_passes_medplum(bridge: Bridge, medplum: MedplumValid
             params={"_id": report["id"], "_include": "DiagnosticReport:result", "colour": "blue"},
         ).json()
     )
-    draft = create(
-        doctor,
-        {
-            "resourceType": "MedicationRequest",
-            "status": "draft",
-            "intent": "order",
-            "medicationCodeableConcept": {"text": "阿托伐他汀钙片 20mg"},
-            "subject": {"reference": f"Patient/{patient}"},
-        },
-    )
+    draft = create(doctor, prescription_draft(patient, drug="C10AA05", dose=20))  # atorvastatin 20 mg
     doctor.put(f"/fhir/MedicationRequest/{draft['id']}", json={**draft, "status": "cancelled"})
     doctor.delete(f"/fhir/MedicationRequest/{draft['id']}")
     history = doctor.get(f"/fhir/MedicationRequest/{draft['id']}/_history").json()

@@ -62,6 +62,7 @@ def _demo_world(bridge: Bridge, patient: str) -> dict[str, str]:
                 "resourceType": "MedicationRequest",
                 "status": "active",
                 "intent": "order",
+                "reportedBoolean": True,  # a record: dispenses of the bridge's own prescriptions are $dispense's
                 "subject": subject,
                 "medicationCodeableConcept": {"text": "万古霉素"},
             }

@@ -12,6 +12,7 @@ from tests.bridge.api.fhir_support import (
     observation,
     resident_of,
 )
+from tests.bridge.prescriptions.workflow_support import draft as prescription_draft
 from tests.conftest import Bridge
 
 
@@ -63,7 +64,7 @@ def test_update_never_creates_and_checks_the_id(bridge: Bridge) -> None:
 def test_delete_keeps_history_and_reads_answer_gone(bridge: Bridge) -> None:
     doctor = fhir_client(bridge, "doctor")
     patient = resident_of(bridge, "demo-home-1")
-    created = create(doctor, {**_medication_request(patient), "status": "draft"})  # a draft made by mistake
+    created = create(doctor, prescription_draft(patient))  # a draft made by mistake
     assert doctor.delete(f"/fhir/MedicationRequest/{created['id']}").status_code == 204
     assert doctor.get(f"/fhir/MedicationRequest/{created['id']}").status_code == 410
     history = doctor.get(f"/fhir/MedicationRequest/{created['id']}/_history").json()

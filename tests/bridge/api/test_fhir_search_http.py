@@ -116,39 +116,19 @@ def test_last_updated_and_summary_count(bridge: Bridge) -> None:
 
 
 def test_include_and_revinclude(bridge: Bridge) -> None:
+    from tests.bridge.prescriptions.workflow_support import prescribable_resident, signed_task
+
     doctor = fhir_client(bridge, "doctor")
-    patient = resident_of(bridge, "demo-home-1")
-    tag = unique_tag()
-    with bridge.services() as services:  # the medication catalogue is loaded by the pharmacy, not by doctors
-        medication = services.repository.create({"resourceType": "Medication", "code": {"text": f"二甲双胍片 {tag}"}})
-    prescription = create(
-        doctor,
-        {
-            "resourceType": "MedicationRequest",
-            "status": "active",
-            "intent": "order",
-            "identifier": [{"system": "urn:test:rx", "value": tag}],
-            "medicationReference": {"reference": f"Medication/{medication['id']}"},
-            "subject": {"reference": f"Patient/{patient}"},
-        },
-    )
-    task = create(
-        doctor,
-        {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "focus": {"reference": f"MedicationRequest/{prescription['id']}"},
-            "for": {"reference": f"Patient/{patient}"},
-            "owner": {"reference": "Organization/demo-pharmacy"},
-        },
-    )
+    # A signed prescription, its catalogue Medication and the pharmacy's Task, as $sign leaves them.
+    signed = signed_task(bridge, prescribable_resident(bridge))
+    prescription, task = signed["medicationRequest"], signed["task"]
+    medication = prescription["medicationReference"]["reference"].removeprefix("Medication/")
     bundle = doctor.get(
-        "/fhir/MedicationRequest",
-        params={"identifier": f"urn:test:rx|{tag}", "_include": "MedicationRequest:medication"},
+        "/fhir/MedicationRequest", params={"_id": prescription["id"], "_include": "MedicationRequest:medication"}
     ).json()
     modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]}
     assert modes == {("MedicationRequest", "match"), ("Medication", "include")}
+    assert {e["resource"]["id"] for e in bundle["entry"]} == {prescription["id"], medication}
     assert bundle["total"] == 1  # includes are not counted
     tasks = doctor.get("/fhir/Task", params={"_id": task["id"], "_include": "Task:focus"}).json()
     assert {e["resource"]["id"] for e in tasks["entry"]} == {task["id"], prescription["id"]}

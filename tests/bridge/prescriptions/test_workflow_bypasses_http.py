@@ -182,3 +182,19 @@ def test_odd_values_in_operation_bodies_are_4xx(bridge: Bridge) -> None:
         answer = nurse.post(f"/fhir/Task/{task['id']}/$confirm-receipt", content=body.encode())
         assert answer.status_code in {400, 422}, (raw, answer.text)
     assert nurse.get(f"/fhir/Task/{task['id']}").json()["status"] == "in-progress"
+
+
+def test_a_draft_given_up_is_deleted_but_a_cancelled_prescription_stays(bridge: Bridge) -> None:
+    patient = prescribable_resident(bridge)
+    doctor = fhir(bridge, "doctor")
+    created = doctor.post("/fhir/MedicationRequest", json=draft(patient)).json()
+    abandoned = doctor.put(f"/fhir/MedicationRequest/{created['id']}", json={**created, "status": "cancelled"})
+    assert abandoned.status_code == 200, abandoned.text
+    assert doctor.delete(f"/fhir/MedicationRequest/{created['id']}").status_code == 204
+    signed = signed_task(bridge, patient)
+    doctor.post(f"/fhir/Task/{signed['task']['id']}/$cancel", json=parameters(reason="家属要求暂停用药"))
+    request_id = signed["medicationRequest"]["id"]
+    assert doctor.get(f"/fhir/MedicationRequest/{request_id}").json()["status"] == "cancelled"
+    assert doctor.delete(f"/fhir/MedicationRequest/{request_id}").status_code == 409
+    cancelled = doctor.get(f"/fhir/MedicationRequest/{request_id}").json()
+    assert doctor.put(f"/fhir/MedicationRequest/{request_id}", json={**cancelled, "status": "draft"}).status_code == 409
