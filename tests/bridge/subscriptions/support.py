@@ -235,8 +235,12 @@ def run_round(runtime: Runtime, sender: SubscriptionSender | None = None) -> int
     return asyncio.run(one_round())
 
 
-def drain(runtime: Runtime, rounds: int = 40) -> int:
-    """Worker rounds until nothing is due (messages of one subscription go one per round, in order)."""
+def drain(runtime: Runtime, rounds: int = 1000) -> int:
+    """Worker rounds until nothing is due (messages of one subscription go one per round, in order).
+
+    In a full run the database also holds other tests' notifications to pharmacy endpoints long gone;
+    once a test moves its clock a day ahead they are all due again and fail fast (connection refused),
+    16 a round, before this test's own are done: hence the generous number of rounds."""
     handled = 0
     for _ in range(rounds):
         claimed = run_round(runtime)
