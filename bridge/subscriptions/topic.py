@@ -14,7 +14,6 @@ from bridge.directory.codes import NAMESPACE
 
 TOPIC_ID = "prescription-for-pharmacy"
 TOPIC_URL = f"{NAMESPACE}/SubscriptionTopic/{TOPIC_ID}"
-TASK_CODE_SYSTEM = "http://hl7.org/fhir/CodeSystem/task-code"
 TRIGGER_STATUSES = frozenset({"ready", "cancelled"})
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
 
@@ -66,11 +65,9 @@ def topic_resource() -> dict[str, Any]:
 
 def is_prescription_event(task: dict[str, Any]) -> bool:
     """The Task is a prescription's fulfilment Task in a status the topic announces."""
-    if task.get("resourceType") != "Task" or task.get("status") not in TRIGGER_STATUSES:
-        return False
-    codes = {(c.get("system"), c.get("code")) for c in (task.get("code") or {}).get("coding", [])}
-    focus = str((task.get("focus") or {}).get("reference", ""))
-    return (TASK_CODE_SYSTEM, "fulfill") in codes and focus.startswith("MedicationRequest/")
+    from bridge.prescriptions.write_rules import is_prescription_task
+
+    return task.get("status") in TRIGGER_STATUSES and is_prescription_task(task)
 
 
 def owner_of(task: dict[str, Any]) -> str | None:
