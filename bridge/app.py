@@ -12,14 +12,18 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.api import (
+    advice_routes,
     critical_routes,
     fhir_routes,
     health,
     ingest_routes,
     jwks_routes,
+    loop_routes,
     people_routes,
     prescription_routes,
     recording_routes,
+    referral_routes,
+    review_routes,
     subscription_routes,
     token_routes,
 )
@@ -27,6 +31,7 @@ from bridge.api.errors import install_error_handlers
 from bridge.api.signal_routes import SIGNAL_PATH, serve_signal_socket
 from bridge.ingest.mllp_service import BridgeMllp
 from bridge.live_news import LivePublisher
+from bridge.loops.overdue import run_overdue_alerts
 from bridge.outbox.worker import run_outbox_worker
 from bridge.recording.worker import run_recorder
 from bridge.results.critical_escalation import run_escalation
@@ -110,13 +115,15 @@ def create_app(
         escalation = asyncio.create_task(run_escalation(runtime), name="critical-escalation")
         outbox = asyncio.create_task(run_outbox_worker(runtime), name="outbox")
         heartbeats = asyncio.create_task(run_heartbeats(runtime), name="subscription-heartbeats")
+        overdue = asyncio.create_task(run_overdue_alerts(runtime), name="loop-overdue")
         try:
             yield
         finally:
             escalation.cancel()
             outbox.cancel()
             heartbeats.cancel()
-            await asyncio.gather(escalation, outbox, heartbeats, return_exceptions=True)
+            overdue.cancel()
+            await asyncio.gather(escalation, outbox, heartbeats, overdue, return_exceptions=True)
             if mllp is not None:
                 await mllp.stop()
             if recorder is not None:
@@ -142,8 +149,12 @@ def create_app(
     app.include_router(jwks_routes.router)  # public: pharmacies verify signatures offline
     app.include_router(token_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(loop_routes.router)
     app.include_router(critical_routes.router)  # before fhir_routes: its operation path must win
+    app.include_router(review_routes.router)
+    app.include_router(advice_routes.router)  # the same; before prescription_routes ($cancel dispatches)
     app.include_router(prescription_routes.router)  # the same
+    app.include_router(referral_routes.router)  # the same
     app.include_router(subscription_routes.router)  # the same (and /fhir/SubscriptionTopic)
     app.include_router(fhir_routes.router)
     app.include_router(recording_routes.router)

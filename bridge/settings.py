@@ -14,6 +14,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bridge.loops.deadline_rules import DeadlineRefused, checked_overrides
 from bridge.results.critical_limits import load_limits
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -146,6 +147,17 @@ class Settings(BaseSettings):
     critical_ack_minutes: int = Field(
         default=10, ge=1, le=24 * 60, description="A critical-value alert unacknowledged this long goes to supervisors."
     )
+    loop_deadlines: dict[str, int] = Field(
+        default_factory=dict,
+        description='Deadlines of the loop tracker in minutes by kind, as JSON (e.g. {"pharmacy-review": 90}); '
+        "kinds and defaults in docs/loops.md. Administrators may change them later on /admin/deadlines.",
+    )
+    loop_join_hours: int = Field(
+        default=72,
+        ge=1,
+        le=30 * 24,
+        description="A step that names no earlier record joins the resident's loop opened within this many hours.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False)
 
@@ -159,6 +171,14 @@ class Settings(BaseSettings):
     def _sensible_critical_limits(cls, value: Path | None) -> Path | None:
         load_limits(value)  # refuses a file whose limits make no sense, naming the analyte
         return value
+
+    @field_validator("loop_deadlines")
+    @classmethod
+    def _sensible_loop_deadlines(cls, value: dict[str, int]) -> dict[str, int]:
+        try:
+            return checked_overrides(value)
+        except DeadlineRefused as refused:
+            raise ValueError(f"BRIDGE_LOOP_DEADLINES: {refused.key} {refused.params}") from None
 
     @field_validator("log_level")
     @classmethod

@@ -16,7 +16,10 @@ from bridge.errors import AccessDenied
 from bridge.results.chart_results import build_results
 from bridge.supervision import organization_overview
 from portal.admin_pages import accounts_page
+from portal.advice_pages import advice_panel
+from portal.referral_pages import referral_panel
 from portal.rendering import render
+from portal.review_pages import review_panel
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,6 +67,9 @@ def resident(patient_id: str, request: Request, principal: PrincipalDep, service
             "age": summary.age_on(services.now().date()),
             "chart": build_chart(services.repository, patient_id),
             "results": build_results(services.repository, patient_id),
+            "referral_panel": referral_panel(services, principal, patient_id),
+            "advice_panel": advice_panel(services, principal, patient_id),
+            "review_panel": review_panel(services, principal, patient_id),
         },
     )
 

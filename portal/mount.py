@@ -12,16 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from bridge.errors import AuthenticationRequired, BridgeError, InvalidInput
 from portal import (
     admin_pages,
+    advice_pages,
     auth_pages,
     consult_pages,
     guest_pages,
     home_pages,
+    loop_pages,
     outbox_pages,
     pharmacy_pages,
     prescribe_pages,
     prescription_list_pages,
+    referral_pages,
     result_entry_pages,
     result_pages,
+    review_pages,
 )
 from portal.rendering import render
 
@@ -38,9 +42,13 @@ def mount_portal(app: FastAPI) -> None:
     app.include_router(guest_pages.router)
     app.include_router(result_entry_pages.router)
     app.include_router(result_pages.router)
+    app.include_router(review_pages.router)
     app.include_router(prescribe_pages.router)
     app.include_router(prescription_list_pages.router)
     app.include_router(pharmacy_pages.router)
+    app.include_router(loop_pages.router)
+    app.include_router(advice_pages.router)
+    app.include_router(referral_pages.router)
 
 
 def error_page(request: Request, error: BridgeError) -> Response:

@@ -45,16 +45,20 @@ def supported_types() -> list[TypeSupport]:
 
 
 def _bridge_operations(resource_type: str, *names: str) -> tuple[tuple[str, str], ...]:
-    # Described in docs/prescriptions.md and docs/fhir-api.md; no OperationDefinition resources are served.
+    # Described in docs/prescriptions.md, docs/loops.md and docs/fhir-api.md; no OperationDefinition is served.
     return tuple((name, f"{NAMESPACE}/OperationDefinition/{resource_type}-{name}") for name in names)
 
 
 _OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "MedicationRequest": _bridge_operations("MedicationRequest", "check", "sign"),
     "Task": _bridge_operations(
-        "Task", "accept", "reject", "dispense", "dispatch", "deliver", "confirm-receipt", "cancel"
+        "Task", "accept", "reject", "dispense", "dispatch", "deliver", "confirm-receipt", "cancel", "complete"
     ),
     "Communication": _bridge_operations("Communication", "acknowledge"),
+    "Patient": _bridge_operations("Patient", "advise", "refer"),
+    "ServiceRequest": _bridge_operations("ServiceRequest", "accept", "decline", "complete", "cancel"),
+    "DiagnosticReport": _bridge_operations("DiagnosticReport", "mark-reviewed"),
+    "Observation": _bridge_operations("Observation", "mark-reviewed"),
 }
 
 

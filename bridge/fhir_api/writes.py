@@ -16,9 +16,11 @@ from fhir_adapter.references import is_placeholder, iter_references, relative_ta
 from fhir_adapter.search.query import parse_search
 from fhir_adapter.validation import SUPPORTED_TYPES, validate_resource
 
+from bridge.advice.write_rules import check_advice_write
 from bridge.audit import AuditKind
 from bridge.fhir_api.context import FhirContext
 from bridge.prescriptions.write_rules import check_prescription_write
+from bridge.referrals.write_rules import check_referral_write
 from bridge.subscriptions import hooks as subscriptions
 
 # Deleting these would rewrite the record of who did what, or orphan a resident's chart;
@@ -53,6 +55,8 @@ def create(
     content = validate_resource(incoming)
     ctx.access.check_write(content, None)
     check_prescription_write(ctx.services, ctx.principal, content, None)
+    check_referral_write(ctx.services, ctx.principal, content, None)
+    check_advice_write(ctx.services, ctx.principal, content, None)
     content = subscriptions.checked(ctx.services, ctx.principal, content, None)
     check_references(ctx, content)
     stored = ctx.services.repository.create(content, resource_id, validated=True)
@@ -94,6 +98,8 @@ def update(
     content = validate_resource(ctx.access.with_owner(_client_meta(resource)))
     ctx.access.check_write(content, old)
     check_prescription_write(ctx.services, ctx.principal, content, old)
+    check_referral_write(ctx.services, ctx.principal, content, old)
+    check_advice_write(ctx.services, ctx.principal, content, old)
     content = subscriptions.checked(ctx.services, ctx.principal, content, old)
     check_references(ctx, content)
     stored = ctx.services.repository.update(content, if_match=expected, validated=True)
@@ -111,6 +117,8 @@ def delete(ctx: FhirContext, resource_type: str, resource_id: str) -> None:
     old = ctx.latest_visible(resource_type, resource_id)
     ctx.access.check_write(None, old)
     check_prescription_write(ctx.services, ctx.principal, None, old)
+    check_referral_write(ctx.services, ctx.principal, None, old)
+    check_advice_write(ctx.services, ctx.principal, None, old)
     referrers = ctx.services.repository.referenced_by(resource_type, resource_id)
     if referrers:
         raise OperationOutcomeError.single(

@@ -128,7 +128,7 @@ class EcgIngestion:
         written = next(r for r in stored if r["resourceType"] == "Observation")
         observation_id = written["id"]
         keep_source_files(self.services, document_id, matched.patient["id"], upload.files)
-        after_storing(self.services, matched.patient, stored, "ecg")
+        after_storing(self.services, matched.patient, stored, "ecg", self.sender)
         logger.info(
             "ECG (%s, %d leads, %.0f s) from %s stored as Observation/%s for %s",
             recording.source_format,

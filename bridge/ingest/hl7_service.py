@@ -116,7 +116,7 @@ class Hl7Ingestion:
             savepoint.rollback()
             return self._quarantined(raw, message, Rejection("not_storable", outcome_text(error)), quarantine)
         savepoint.commit()
-        after_storing(self.services, matched.patient, stored, "lab")
+        after_storing(self.services, matched.patient, stored, "lab", self.sender)
         created = references(stored)
         logger.info(
             "HL7 %s from %s: %d resources for %s",

@@ -14,12 +14,14 @@ from typing import Any
 from fhir_adapter.errors import OperationOutcomeError
 from fhir_adapter.references import mapped, rewrite_references
 
+from bridge.auth.principal import Principal
 from bridge.directory.residents import home_of
 from bridge.fhir_api.batch import run_bundle
 from bridge.fhir_api.context import FhirContext
 from bridge.i18n import Translator
 from bridge.results.critical import raise_critical_alerts
 from bridge.results.hospital_push import enqueue_result_push
+from bridge.results.loop_steps import track_results_received
 from bridge.results.news import announce_results
 from bridge.services import Services
 
@@ -89,12 +91,19 @@ def outcome_text(error: OperationOutcomeError) -> str:
 
 
 def after_storing(
-    services: Services, patient: dict[str, Any], stored: Sequence[dict[str, Any]], kind: str
+    services: Services,
+    patient: dict[str, Any],
+    stored: Sequence[dict[str, Any]],
+    kind: str,
+    sender: Principal | None = None,
 ) -> list[str]:
     """What every stored result sets off, in the same transaction: critical values are alerted, open pages
     of the resident's home and hospitals hear of it once committed, and hospitals with their own FHIR
-    endpoint get it through the outbox. The alerts' references."""
-    alerts = raise_critical_alerts(services, patient, [r for r in stored if r["resourceType"] == "Observation"])
+    endpoint get it through the outbox; laboratory reports and ECGs start the doctor's review clock
+    (bridge/results/loop_steps.py). The alerts' references."""
+    track_results_received(services, patient, stored, kind, sender)
+    observations = [r for r in stored if r["resourceType"] == "Observation"]
+    alerts = raise_critical_alerts(services, patient, observations, sender)
     home = home_of(patient)
     if home is not None:
         announce_results(services, home, patient["id"], references(stored), kind, critical=alerts)

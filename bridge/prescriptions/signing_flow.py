@@ -19,6 +19,7 @@ from bridge.errors import AccessDenied, Conflict, FieldError, InvalidInput, NotF
 from bridge.i18n import Translator
 from bridge.prescriptions.actors import ActorRef, actor_of
 from bridge.prescriptions.codes import TASK_CODE_SYSTEM, Delivery, Step, business_status
+from bridge.prescriptions.loop_steps import prescription_links
 from bridge.prescriptions.news import announce_prescription
 from bridge.prescriptions.overrides import Override, override_extensions
 from bridge.prescriptions.refusals import FindingsRefusal
@@ -116,6 +117,7 @@ def sign(
             "findings": [f.key for f in findings],
             "overrides": [{"finding": o.finding, "reason": o.reason} for o in overrides],
         },
+        links=prescription_links(stored),
     )
     record_prescription_event(services, task)
     announce_prescription(services, task, Step.SIGNED.value, home_id=home_id, hospital_id=principal.organization_id)

@@ -1,18 +1,22 @@
 """Each step of a prescription, recorded twice on purpose: as an extension on the Task (so a pharmacy
 or home reading the Task over FHIR sees who did what when) and as a `prescription_step` row (so the
-loop tracker and supervisors can measure step durations across thousands of prescriptions)."""
+loop tracker and supervisors can measure step durations across thousands of prescriptions). Each
+step also advances the resident's care loop (bridge/prescriptions/loop_steps.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from bridge.clock import as_utc
+from bridge.loops.tracker import Parties
 from bridge.prescriptions.actors import ActorRef
 from bridge.prescriptions.codes import STEP_EXTENSION, Step
+from bridge.prescriptions.loop_steps import track_prescription_step
 from bridge.prescriptions.tables import PrescriptionStep
 from bridge.services import Services
 
@@ -51,6 +55,7 @@ def record_step(
     hospital_id: str | None = None,
     pharmacy_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    links: Sequence[str] = (),
 ) -> PrescriptionStep:
     row = PrescriptionStep(
         medication_request_id=medication_request_id,
@@ -67,6 +72,15 @@ def record_step(
     )
     services.db.add(row)
     services.db.flush()
+    track_prescription_step(
+        services,
+        step,
+        actor,
+        medication_request_id=medication_request_id,
+        task_id=task_id,
+        parties=Parties(patient_id, home_id, hospital_id, pharmacy_id),
+        links=links,
+    )
     return row
 
 

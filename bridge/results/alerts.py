@@ -22,9 +22,11 @@ from bridge.clock import as_utc
 from bridge.directory.residents import display_name
 from bridge.errors import AccessDenied, Conflict, NotFound
 from bridge.i18n import Translator
+from bridge.prescriptions.actors import actor_of
 from bridge.results.critical_communication import acknowledged_communication, instant
 from bridge.results.critical_findings import Finding
 from bridge.results.critical_limits import LimitsTable
+from bridge.results.loop_steps import track_critical_acknowledged
 from bridge.results.news import topics_for_home
 from bridge.results.tables import CriticalAlert
 from bridge.services import Services
@@ -145,6 +147,15 @@ def acknowledge(services: Services, principal: Principal, communication_id: str)
         services.db.refresh(row)
         raise Conflict("critical.error.already_acknowledged", who=row.acknowledged_by_name or "?")
     services.db.refresh(row)
+    track_critical_acknowledged(
+        services,
+        actor_of(principal),
+        row.id,
+        row.patient_id,
+        row.observation_id,
+        row.home_id,
+        principal.organization_id,
+    )
     current = services.repository.read("Communication", row.id)
     updated = services.repository.update(
         acknowledged_communication(current, now, principal.display_name, principal.practitioner_id)

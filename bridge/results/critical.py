@@ -15,12 +15,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.auth.principal import Principal
 from bridge.directory.codes import ContractKind
 from bridge.directory.residents import home_of
 from bridge.results.alerts import alerted_keys, announce_alert, record_alert
 from bridge.results.critical_communication import critical_communication
 from bridge.results.critical_findings import critical_findings, result_time
 from bridge.results.critical_limits import LimitsTable, load_limits
+from bridge.results.loop_steps import track_critical_alerted
 from bridge.services import Services
 from bridge.settings import Settings
 
@@ -33,7 +35,10 @@ def limits_for(settings: Settings) -> LimitsTable:
 
 
 def raise_critical_alerts(
-    services: Services, patient: dict[str, Any], observations: Sequence[dict[str, Any]]
+    services: Services,
+    patient: dict[str, Any],
+    observations: Sequence[dict[str, Any]],
+    sender: Principal | None = None,
 ) -> list[str]:
     """Alert on the critical values among `observations` (stored Observations of `patient`).
 
@@ -73,6 +78,7 @@ def raise_critical_alerts(
             critical_communication(patient["id"], observation["id"], new, home_id, hospital_ids, services.now())
         )
         row = record_alert(services, communication, observation, new, home_id, hospital_ids, result_time(observation))
+        track_critical_alerted(services, row.id, patient["id"], observation["id"], home_id, hospital_ids, sender)
         announce_alert(services, row, patient, table)
         logger.warning(
             "critical value for %s in Observation/%s: %s (limit %s), alert Communication/%s",

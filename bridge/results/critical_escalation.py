@@ -1,4 +1,5 @@
-"""Escalation of critical-value alerts nobody acknowledged in time (BRIDGE_CRITICAL_ACK_MINUTES, 10).
+"""Escalation of critical-value alerts nobody acknowledged in time (the critical-ack deadline in force:
+BRIDGE_CRITICAL_ACK_MINUTES, 10, unless an administrator changed it; bridge/loops/deadlines.py).
 
 Every SWEEP_SECONDS the application (bridge/app.py, in its lifespan) looks for open alerts older than the
 limit, marks each escalated, stores a SupervisorAlert of kind `critical_unacknowledged` and tells the
@@ -22,6 +23,9 @@ from bridge.clock import as_utc
 from bridge.consults.events import alerts_topic
 from bridge.consults.queue import ALL_ORGANIZATIONS_ALERTS
 from bridge.db.tables import SupervisorAlert
+from bridge.loops.codes import Clock
+from bridge.loops.deadlines import deadline_minutes
+from bridge.loops.tables import LoopClock
 from bridge.results.alerts import hospitals_of
 from bridge.results.tables import CriticalAlert
 from bridge.runtime import Runtime
@@ -37,7 +41,7 @@ ALERT_KIND = "critical_unacknowledged"
 def escalate_overdue(services: Services) -> list[str]:
     """Escalate every alert unacknowledged for longer than the limit; the ids escalated now."""
     now = services.now()
-    due = now - timedelta(minutes=services.settings.critical_ack_minutes)
+    due = now - timedelta(minutes=deadline_minutes(services, Clock.CRITICAL_ACK))
     overdue = services.db.scalars(
         select(CriticalAlert).where(
             CriticalAlert.acknowledged_at.is_(None),
@@ -59,6 +63,13 @@ def escalate_overdue(services: Services) -> list[str]:
         )
         if getattr(claimed, "rowcount", 0) != 1:
             continue  # acknowledged or escalated by someone else meanwhile
+        # The loop tracker leaves critical acknowledgements to this escalation; mark its clock alerted here.
+        services.db.execute(
+            update(LoopClock)
+            .where(LoopClock.subject == f"Communication/{row.id}", LoopClock.kind == Clock.CRITICAL_ACK.value)
+            .values(overdue_alerted_at=now)
+            .execution_options(synchronize_session=False)
+        )
         hospitals = hospitals_of(row)
         message = {
             "v": PROTOCOL_VERSION,

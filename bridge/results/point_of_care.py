@@ -172,7 +172,7 @@ class PointOfCare:
         references = [f"Observation/{o['id']}" for o in stored]
         # As for any stored result: critical values alerted in this unit of work, open pages told once
         # committed, hospitals with their own FHIR endpoint sent it through the outbox.
-        alerts = after_storing(self.services, patient, stored, "vitals")
+        alerts = after_storing(self.services, patient, stored, "vitals", self.principal)
         logger.info(
             "%s entered %s for Patient/%s", self.principal.reference, ", ".join(sorted(checked.values)), patient_id
         )

@@ -8,6 +8,7 @@ from fhir_adapter.store.tables import FhirBase
 from bridge.db.engine import make_engine
 from bridge.db.tables import BridgeBase
 from bridge.ingest import tables as ingest_tables  # noqa: F401 - registers its models
+from bridge.loops import tables as loop_tables  # noqa: F401 - registers its models
 from bridge.outbox import tables as outbox_tables  # noqa: F401 - registers its models
 from bridge.prescriptions import tables as prescription_tables  # noqa: F401 - registers its models
 from bridge.recording import tables as recording_tables  # noqa: F401 - registers its model

@@ -9,7 +9,9 @@ from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
+from bridge.clock import as_utc
 from bridge.db.tables import SupervisorAlert
+from bridge.loops.tables import LoopClock
 from bridge.results.critical_escalation import ALERT_KIND, escalate_overdue
 from bridge.results.tables import CriticalAlert
 from tests.bridge.api.fhir_support import fhir_client
@@ -132,6 +134,19 @@ def test_unacknowledged_alerts_escalate_to_supervisors_once(bridge: Bridge) -> N
     assert detail["value"] == "6.9 mmol/L" and detail["limit"] == "> 6.2 mmol/L"
     assert supervisor_alerts(bridge, answered) == []
     assert row_of(bridge, waiting).escalated_at is not None and row_of(bridge, answered).escalated_at is None
+    # The loop tracker's critical-acknowledgement clocks: one missed and alerted (by this escalation), one met.
+    with bridge.services() as services:
+        clocks = {
+            c.subject: c
+            for c in services.db.scalars(
+                select(LoopClock).where(
+                    LoopClock.subject.in_([f"Communication/{waiting}", f"Communication/{answered}"])
+                )
+            )
+        }
+    missed, met = clocks[f"Communication/{waiting}"], clocks[f"Communication/{answered}"]
+    assert missed.kind == "critical-ack" and missed.done_at is None and missed.overdue_alerted_at is not None
+    assert met.outcome == "met" and met.overdue_alerted_at is None and as_utc(met.done_at) <= as_utc(met.due_at)
     # Escalated, it still waits for a doctor, and the doctor's page says it went to the supervisors.
     page = sign_in(bridge, "doctor").get("/").text
     item = re.search(rf'<li[^>]*data-alert="{waiting}".*?</li>', page, re.S)
