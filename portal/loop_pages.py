@@ -27,6 +27,7 @@ from bridge.loops.dashboard import (
     OverdueItem,
     checked_period,
     loop_dashboard,
+    responsible_overdue,
     supervised_overdue,
 )
 from bridge.loops.deadline_admin import (
@@ -183,15 +184,22 @@ def _refused(request: Request, services: Services, kind: str, refused: InvalidIn
     )
 
 
+# Supervisors see what is late among the organisations they watch; staff what their own is late with.
+OVERDUE_LIST_ROLES = frozenset({Role.SUPERVISOR, Role.NURSE, Role.DOCTOR, Role.PHARMACIST})
+
+
 @pass_context
 def loop_overdue_items(context: Any) -> list[OverdueItem]:
     principal: Principal | None = context.get("principal")
     request: Request | None = context.get("request")
-    if principal is None or request is None or principal.role is not Role.SUPERVISOR:
+    if principal is None or request is None or principal.role not in OVERDUE_LIST_ROLES:
         return []
     runtime: Runtime = request.app.state.runtime
     with runtime.session_factory.begin() as db:
-        return list(supervised_overdue(Services(db, runtime), principal))
+        services = Services(db, runtime)
+        if principal.role is Role.SUPERVISOR:
+            return list(supervised_overdue(services, principal))
+        return list(responsible_overdue(services, principal))
 
 
 templates.env.globals["loop_overdue_items"] = loop_overdue_items

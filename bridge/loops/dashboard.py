@@ -13,7 +13,7 @@ overdue now.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bridge.auth.principal import Principal
@@ -34,7 +34,7 @@ from bridge.loops.dashboard_queries import (
 )
 from bridge.loops.deadlines import deadlines_in_force
 from bridge.loops.stats import share, summarise
-from bridge.loops.visibility import Scope
+from bridge.loops.visibility import Scope, resident_names
 from bridge.services import Services
 
 PERIODS = (7, 30, 90)
@@ -97,6 +97,7 @@ class OverdueItem:
     started_at: datetime
     due_at: datetime
     late_by: timedelta
+    patient_name: str | None = None  # for staff who may see the resident; supervisors see ids only
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,20 @@ def _kind_stats(kind: str, counts: list[ClockCounts], seconds: list[float], dead
         p90_seconds=summary.p90_seconds if summary else None,
         deadline_minutes=deadline,
     )
+
+
+def responsible_overdue(services: Services, principal: Principal) -> tuple[OverdueItem, ...]:
+    """What the caller's own organisation is late with (the nurse's home, the doctor's hospital, the
+    pharmacist's pharmacy), with the names of the residents the caller may see (ids of the others: the
+    organisation must act on every item, and a clock carries no clinical record)."""
+    now = as_utc(services.now())
+    mine = [
+        item
+        for item in _overdue_items(services, now, frozenset({principal.organization_id}))
+        if item.responsible_id == principal.organization_id
+    ]
+    patients = resident_names(services, principal, {item.patient_id for item in mine})
+    return tuple(replace(item, patient_name=patients.get(item.patient_id)) for item in mine)
 
 
 def _overdue_items(services: Services, now: datetime, scope: Scope) -> tuple[OverdueItem, ...]:
