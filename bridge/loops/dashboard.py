@@ -149,8 +149,8 @@ def build_dashboard(services: Services, scope: Scope, period_days: int) -> Dashb
     steps = step_counts(services, since, scope)
     clocks = clock_counts(services, since, now, scope)
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for responsible, clock_kind, started, met in met_durations(services, since, scope):
-        durations[(responsible, clock_kind)].append((as_utc(met) - as_utc(started)).total_seconds())
+    for responsible, clock_kind, seconds in met_durations(services, since, scope):
+        durations[(responsible, clock_kind)].append(seconds)
 
     rows = []
     for org_kind, org in organisations:
