@@ -148,6 +148,9 @@ def save_deadline(
     typed_hours, typed_minutes = _whole(hours), _whole(minutes)
     if isinstance(typed_hours, str) or isinstance(typed_minutes, str):
         total: int | str = typed_hours if isinstance(typed_hours, str) else typed_minutes
+    elif typed_hours < 0 or typed_minutes < 0:
+        # Each part must make sense on its own: -1 h and 61 min is no way to write one minute.
+        total = min(typed_hours, typed_minutes)
     else:
         total = typed_hours * 60 + typed_minutes
     try:

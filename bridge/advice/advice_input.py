@@ -104,7 +104,11 @@ def _check_task(services: Services, index: int, task: FollowUp, errors: list[Fie
     if task.due is None:
         errors.append(FieldError(f"task.{index}.due", "advice.error.due_required"))
         return None
-    due = due_instant(task.due)
+    try:
+        due = due_instant(task.due)
+    except OverflowError:  # year 1 east of Greenwich, or 9999 west of it: no instant in UTC
+        errors.append(FieldError(f"task.{index}.due", "advice.error.due_format"))
+        return None
     if due <= as_utc(services.now()):
         errors.append(FieldError(f"task.{index}.due", "advice.error.due_past"))
         return None

@@ -35,7 +35,10 @@ def advise_input(parameters: Any) -> AdviseInput:
     for part in parts:
         name = part.get("name")
         if name == "text":
-            text = str(part.get("valueString", part.get("valueMarkdown", "")) or "")
+            value = part.get("valueString", part.get("valueMarkdown", ""))
+            if not isinstance(value, str):
+                raise InvalidInput([FieldError("text", "advice.error.text_required")])
+            text = value
         elif name == "task":
             tasks.append(_task(len(tasks), part, errors))
         elif name == "about":
@@ -60,11 +63,15 @@ def note_of(parameters: Any, name: str = "note") -> str | None:
 def _parts(parameters: Any) -> list[dict[str, Any]]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise InvalidInput([FieldError("Parameters", "advice.error.parameters_expected")])
-    return [p for p in parameters.get("parameter", []) if isinstance(p, dict)]
+    parts = parameters.get("parameter", [])
+    if not isinstance(parts, list):
+        raise InvalidInput([FieldError("Parameters", "advice.error.parameters_expected")])
+    return [p for p in parts if isinstance(p, dict)]
 
 
 def _task(index: int, part: dict[str, Any], errors: list[FieldError]) -> FollowUp:
-    values = {p.get("name"): p for p in part.get("part", []) if isinstance(p, dict)}
+    nested = part.get("part")
+    values = {p.get("name"): p for p in nested if isinstance(p, dict)} if isinstance(nested, list) else {}
     description = str((values.get("description") or {}).get("valueString", "") or "")
     due_part = values.get("due") or {}
     due: datetime | date | None = None

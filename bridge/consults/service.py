@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bridge.clock import as_utc
 from bridge.consults.caller import Caller
 from bridge.consults.events import Outcome, station_topic
+from bridge.consults.loop_steps import track_consult_step
 from bridge.consults.queue import DoctorQueue
 from bridge.consults.records import ConsultError, ConsultRecords
 from bridge.consults.states import HOME_SIDE_ROLES, ConsultState, ParticipantRole, Urgency
@@ -19,6 +20,7 @@ from bridge.db.tables import BedsideStation, Consult
 from bridge.directory.codes import ContractKind
 from bridge.directory.residents import display_name, home_of
 from bridge.errors import BridgeError
+from bridge.loops.codes import Step
 from bridge.services import Services
 
 
@@ -91,6 +93,7 @@ class ConsultService:
         consult.deadline_at = self.timings.next_deadline(urgency, consult.escalation, now)
         outcome = Outcome()
         self.records.announce(consult, outcome)
+        track_consult_step(self.services, consult, Step.CONSULT_REQUESTED, caller)
         if ward_round and station is not None and self._answers_by_itself(station):
             self._accept(consult, None, outcome)
         else:
@@ -164,6 +167,7 @@ class ConsultService:
         self.records.transition(consult, ConsultState.ENDED)
         consult.end_reason = reason
         self.records.announce(consult, outcome)
+        track_consult_step(self.services, consult, Step.CONSULT_ENDED, caller)
         outcome.reply = self.records.reply_state(consult, None)
         return outcome
 
@@ -183,6 +187,7 @@ class ConsultService:
         if consult.station_id:
             outcome.tell(station_topic(consult.station_id), {"v": 1, "type": "station.call", "consult_id": consult.id})
         self.records.announce(consult, outcome)
+        track_consult_step(self.services, consult, Step.CONSULT_ACCEPTED, acceptor)
         return you
 
     def _add_participant(self, consult: Consult, caller: Caller, connection_id: str | None) -> str:

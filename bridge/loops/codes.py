@@ -13,6 +13,9 @@ from enum import StrEnum
 
 
 class Step(StrEnum):
+    CONSULT_REQUESTED = "consult-requested"
+    CONSULT_ACCEPTED = "consult-accepted"
+    CONSULT_ENDED = "consult-ended"
     RESULT_RECEIVED = "result-received"
     RESULT_REVIEWED = "result-reviewed"
     CRITICAL_ALERTED = "critical-alerted"

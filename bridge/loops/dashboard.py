@@ -207,17 +207,15 @@ def responsible_overdue(services: Services, principal: Principal) -> tuple[Overd
     pharmacist's pharmacy), with the names of the residents the caller may see (ids of the others: the
     organisation must act on every item, and a clock carries no clinical record)."""
     now = as_utc(services.now())
-    mine = [
-        item
-        for item in _overdue_items(services, now, frozenset({principal.organization_id}))
-        if item.responsible_id == principal.organization_id
-    ]
+    mine = _overdue_items(services, now, frozenset({principal.organization_id}), principal.organization_id)
     patients = resident_names(services, principal, {item.patient_id for item in mine})
     return tuple(replace(item, patient_name=patients.get(item.patient_id)) for item in mine)
 
 
-def _overdue_items(services: Services, now: datetime, scope: Scope) -> tuple[OverdueItem, ...]:
-    rows = overdue_clocks(services, now, scope)
+def _overdue_items(
+    services: Services, now: datetime, scope: Scope, responsible: str | None = None
+) -> tuple[OverdueItem, ...]:
+    rows = overdue_clocks(services, now, scope, responsible)
     names = services.organizations.names({r.responsible_id for r in rows} | {r.home_id for r in rows})
     return tuple(
         OverdueItem(

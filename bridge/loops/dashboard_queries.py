@@ -137,7 +137,8 @@ def met_durations(services: Services, since: datetime, scope: Scope) -> Iterator
         _MET, LoopClock.started_at >= since, _in_scope(LoopClock.responsible_id, scope)
     )
     for row in services.db.execute(query.execution_options(yield_per=5000)):
-        yield row.responsible_id, row.kind, float(row.seconds)
+        # julianday's doubles are good to some microseconds; milliseconds are all a dashboard shows.
+        yield row.responsible_id, row.kind, round(float(row.seconds), 3)
 
 
 def _seconds_taken(services: Services) -> ColumnElement[Any]:
@@ -146,9 +147,12 @@ def _seconds_taken(services: Services) -> ColumnElement[Any]:
     return (func.julianday(LoopClock.done_at) - func.julianday(LoopClock.started_at)) * 86400.0
 
 
-def overdue_clocks(services: Services, now: datetime, scope: Scope) -> list[LoopClock]:
-    """Clocks awaited past their due time, whenever they started, naming an organisation in scope."""
+def overdue_clocks(services: Services, now: datetime, scope: Scope, responsible: str | None = None) -> list[LoopClock]:
+    """Clocks awaited past their due time, whenever they started, naming an organisation in scope (and
+    awaited from `responsible`, when given)."""
     query = select(LoopClock).where(LoopClock.done_at.is_(None), LoopClock.due_at < now)
+    if responsible is not None:
+        query = query.where(LoopClock.responsible_id == responsible)
     if scope is not None:
         query = query.where(
             or_(

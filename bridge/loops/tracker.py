@@ -58,12 +58,15 @@ class ClockStart:
     due_at: datetime | None = None  # None: now plus the deadline in force for `clock`
 
 
-def loop_of(services: Services, references: Iterable[str]) -> str | None:
-    """The loop of the first reference that has one (a step recorded about it)."""
+def loop_of(services: Services, references: Iterable[str], patient_id: str | None = None) -> str | None:
+    """The loop of the first reference that has one (a step recorded about it); only the resident's own
+    loops when `patient_id` is given: a record naming another resident's must not pull this step (and
+    its organisations) into that resident's loop."""
     for reference in references:
-        found = services.db.scalar(
-            select(LoopStep.loop_id).where(LoopStep.subject == reference).order_by(LoopStep.id).limit(1)
-        )
+        query = select(LoopStep.loop_id).where(LoopStep.subject == reference)
+        if patient_id is not None:
+            query = query.where(LoopStep.patient_id == patient_id)
+        found = services.db.scalar(query.order_by(LoopStep.id).limit(1))
         if found is not None:
             return found
     return None
@@ -87,7 +90,11 @@ def recent_loop_of(services: Services, patient_id: str, now: datetime) -> str | 
 
 
 def resolve_loop(services: Services, subject: str, patient_id: str, links: Sequence[str]) -> str:
-    return loop_of(services, [*links, subject]) or recent_loop_of(services, patient_id, services.now()) or subject
+    return (
+        loop_of(services, [*links, subject], patient_id)
+        or recent_loop_of(services, patient_id, services.now())
+        or subject
+    )
 
 
 def record_step(

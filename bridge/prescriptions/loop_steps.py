@@ -66,7 +66,8 @@ def track_prescription_step(
         actor=actor,
         links=[request, *links] if subject != request else list(links),
         stops=[(clock, task) for clock in MEETS.get(step, ())] if task else [],
-        cancels=[task] if step is Step.CANCELLED and task else [],
+        # A rejection may come after acceptance: whatever else the Task awaited will not happen now.
+        cancels=[task] if step in (Step.CANCELLED, Step.REJECTED) and task else [],
         starts=[ClockStart(STARTS[step], task)] if step in STARTS and task else [],
     )
 

@@ -36,7 +36,11 @@ def accept(
     note = _note(note, "note")
     if appointment is None or appointment.tzinfo is None:
         raise InvalidInput([FieldError("appointment", "referral.error.appointment_required")])
-    if as_utc(appointment) < as_utc(ctx.now) - APPOINTMENT_GRACE:
+    try:
+        when_utc = as_utc(appointment)
+    except OverflowError:  # year 1 east of Greenwich, or 9999 west of it: no instant in UTC
+        raise InvalidInput([FieldError("appointment", "referral.error.datetime", {"name": "appointment"})]) from None
+    if when_utc < as_utc(ctx.now) - APPOINTMENT_GRACE:
         raise InvalidInput([FieldError("appointment", "referral.error.appointment_past")])
     when = instant(appointment)
     outputs = [*ctx.task.get("output", []), {"type": {"text": APPOINTMENT_INPUT}, "valueDateTime": when}]

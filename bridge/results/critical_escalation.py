@@ -16,7 +16,7 @@ import json
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, literal, select, update
 from starlette.concurrency import run_in_threadpool
 
 from bridge.clock import as_utc
@@ -41,14 +41,25 @@ ALERT_KIND = "critical_unacknowledged"
 def escalate_overdue(services: Services) -> list[str]:
     """Escalate every alert unacknowledged for longer than the limit; the ids escalated now."""
     now = services.now()
-    due = now - timedelta(minutes=deadline_minutes(services, Clock.CRITICAL_ACK))
-    overdue = services.db.scalars(
-        select(CriticalAlert).where(
-            CriticalAlert.acknowledged_at.is_(None),
-            CriticalAlert.escalated_at.is_(None),
-            CriticalAlert.created_at <= due,
+    # Each alert is due when its loop clock says (the deadline in force when it was raised); an alert
+    # without one (a home no hospital serves) after the deadline in force now. Open alerts are few.
+    fallback = timedelta(minutes=deadline_minutes(services, Clock.CRITICAL_ACK))
+    waiting = services.db.execute(
+        select(CriticalAlert, LoopClock.due_at)
+        .outerjoin(
+            LoopClock,
+            and_(
+                LoopClock.subject == literal("Communication/") + CriticalAlert.id,
+                LoopClock.kind == Clock.CRITICAL_ACK.value,
+            ),
         )
+        .where(CriticalAlert.acknowledged_at.is_(None), CriticalAlert.escalated_at.is_(None))
     ).all()
+    overdue = [
+        row
+        for row, due_at in waiting
+        if (as_utc(due_at) if due_at is not None else as_utc(row.created_at) + fallback) <= as_utc(now)
+    ]
     escalated: list[str] = []
     for row in overdue:
         claimed = services.db.execute(

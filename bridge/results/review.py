@@ -15,13 +15,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bridge.accounts.roles import Role
 from bridge.auth.principal import Principal
 from bridge.clock import as_utc
 from bridge.errors import AccessDenied, Conflict, NotFound
-from bridge.loops.codes import Clock, Step
+from bridge.loops.codes import Clock, Outcome, Step
 from bridge.loops.tables import LoopClock, LoopStep
 from bridge.loops.tracker import Parties, advance
 from bridge.prescriptions.actors import actor_of
@@ -109,21 +109,28 @@ def mark_reviewed(services: Services, principal: Principal, subject: str) -> Loo
         raise NotFound()
     services.policy.require_resident(principal, clock.patient_id)
     _require_doctor(principal)
-    if clock.done_at is not None:
+    actor = actor_of(principal)
+    # One statement only an open clock satisfies: of two doctors at once, one reviews, the other hears 409.
+    claimed = services.db.execute(
+        update(LoopClock)
+        .where(LoopClock.id == clock.id, LoopClock.done_at.is_(None))
+        .values(done_at=as_utc(services.now()), outcome=Outcome.MET.value, done_by=actor.reference[:128])
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
         first = services.db.scalar(
             select(LoopStep.actor_display).where(
                 LoopStep.subject == subject, LoopStep.step == Step.RESULT_REVIEWED.value
             )
         )
         raise Conflict("results.review.already", who=first or clock.done_by or "?")
-    actor = actor_of(principal)
+    services.db.refresh(clock)
     advance(
         services,
         step=Step.RESULT_REVIEWED,
         subject=subject,
         parties=Parties(clock.patient_id, clock.home_id, principal.organization_id),
         actor=actor,
-        stops=[(Clock.RESULT_REVIEW, subject)],
     )
     logger.info("%s reviewed by %s", subject, principal.reference)
     return clock

@@ -333,13 +333,27 @@ def test_the_whole_loop_from_data_up_to_drug_received(live_bridge: Bridge, brows
             signed = services.db.scalars(
                 select(LoopStep).where(LoopStep.patient_id == patient_id, LoopStep.step == "prescription-signed")
             ).one()
+        # The consult's timeline is the loop's: the results, advice and prescription that followed it joined.
+        supervisor.goto(f"{bridge.url}/loops/timeline?subject=Encounter/{consult_id}")
+        expect(supervisor.get_by_test_id("loop-state")).to_have_attribute("data-state", "closed-on-time")
         supervisor.goto(f"{bridge.url}/loops/timeline?subject={signed.subject}")
         expect(supervisor.get_by_test_id("loop-state")).to_have_attribute("data-state", "closed-on-time")
         timeline = [
             s for s in supervisor.get_by_test_id("loop-step").evaluate_all("(li) => li.map((s) => s.dataset.step)")
         ]
-        assert timeline[0] == "result-received" and timeline[-1] == "prescription-received", timeline
-        for step in ("critical-acknowledged", "result-reviewed", "prescription-signed", "prescription-dispatched"):
+        assert timeline[0] == "consult-requested" and timeline[-1] == "prescription-received", timeline
+        for step in (
+            "consult-accepted",
+            "consult-ended",
+            "result-received",
+            "critical-acknowledged",
+            "result-reviewed",
+            "advice-sent",
+            "advice-acknowledged",
+            "task-completed",
+            "prescription-signed",
+            "prescription-dispatched",
+        ):
             assert step in timeline, timeline
         shots.take(supervisor, "supervisor-timeline")
 

@@ -162,6 +162,7 @@ def test_the_deadline_page_changes_and_resets_a_deadline(bridge: Bridge, admin: 
     [
         ("dispense", "0", "0", "loops.deadline.out_of_range"),
         ("dispense", "-2", "0", "loops.deadline.out_of_range"),
+        ("dispense", "-1", "61", "loops.deadline.out_of_range"),
         ("dispense", "1", "abc", "loops.deadline.not_a_number"),
         ("dispense", "1.5", "", "loops.deadline.not_a_number"),
         ("critical-ack", "25", "0", "loops.deadline.out_of_range"),

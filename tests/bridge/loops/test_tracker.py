@@ -136,3 +136,21 @@ def test_a_cancelled_subject_cancels_its_open_clocks_and_a_party_nobody_can_be_a
         )
         rows = services.db.scalars(select(LoopClock).where(LoopClock.patient_id == who.patient_id)).all()
         assert [(r.subject, r.outcome) for r in rows] == [(task, Outcome.CANCELLED.value)]
+
+
+def test_a_link_to_another_residents_record_does_not_pull_a_step_into_that_residents_loop(bridge: Bridge) -> None:
+    first, second = parties(), parties()
+    with bridge.services() as services:
+        theirs = advance(
+            services, step=Step.ADVICE_SENT, subject=f"Communication/{first.patient_id}", parties=first, actor=DOCTOR
+        )
+        mine = advance(
+            services,
+            step=Step.PRESCRIPTION_SIGNED,
+            subject=f"MedicationRequest/{second.patient_id}",
+            parties=second,
+            actor=DOCTOR,
+            links=[f"Communication/{first.patient_id}"],
+        )
+    assert theirs == f"Communication/{first.patient_id}"
+    assert mine == f"MedicationRequest/{second.patient_id}"

@@ -84,6 +84,15 @@ def test_a_rejection_meets_the_review_and_a_cancellation_makes_the_rest_moot(bri
     answer = pharmacist.post(f"/fhir/Task/{rejected['id']}/$reject", json=parameters(reason="剂量需要确认"))
     assert answer.status_code == 200, answer.text
     assert clocks_of(bridge, rejected["id"]) == [("pharmacy-review", "met", "demo-pharmacy")]
+    # Rejected after acceptance: the dispensing it awaited will not happen, so its clock is not left running.
+    second = signed_task(bridge, prescribable_resident(bridge))["task"]
+    assert pharmacist.post(f"/fhir/Task/{second['id']}/$accept").status_code == 200
+    answer = pharmacist.post(f"/fhir/Task/{second['id']}/$reject", json=parameters(reason="缺货，请改开同类药"))
+    assert answer.status_code == 200, answer.text
+    assert clocks_of(bridge, second["id"]) == [
+        ("pharmacy-review", "met", "demo-pharmacy"),
+        ("dispense", "cancelled", "demo-pharmacy"),
+    ]
 
     cancelled = signed_task(bridge, prescribable_resident(bridge))["task"]
     assert pharmacist.post(f"/fhir/Task/{cancelled['id']}/$accept").status_code == 200

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bridge.clock import as_utc
 from bridge.db.tables import SupervisorAlert
+from bridge.loops.deadlines import reset_deadline, set_deadline
 from bridge.loops.tables import LoopClock
 from bridge.results.critical_escalation import ALERT_KIND, escalate_overdue
 from bridge.results.tables import CriticalAlert
@@ -151,3 +152,20 @@ def test_unacknowledged_alerts_escalate_to_supervisors_once(bridge: Bridge) -> N
     page = sign_in(bridge, "doctor").get("/").text
     item = re.search(rf'<li[^>]*data-alert="{waiting}".*?</li>', page, re.S)
     assert item and 'data-testid="critical-escalated"' in item.group(0)
+
+
+def test_an_alert_escalates_by_the_deadline_in_force_when_it_was_raised(bridge: Bridge) -> None:
+    _, before = critical_alert(bridge)  # due in 10 minutes
+    try:
+        with bridge.services() as services:
+            set_deadline(services, "critical-ack", 30, "account:admin")
+        _, after = critical_alert(bridge)  # due in 30 minutes
+        with bridge.clock.advanced(timedelta(minutes=10, seconds=5)), bridge.services() as services:
+            early = escalate_overdue(services)
+        with bridge.clock.advanced(timedelta(minutes=30, seconds=5)), bridge.services() as services:
+            late = escalate_overdue(services)
+    finally:
+        with bridge.services() as services:
+            reset_deadline(services, "critical-ack")
+    assert before in early and after not in early
+    assert after in late
