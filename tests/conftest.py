@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +36,47 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+class _PerBackend:
+    """Each backend's session database and seeded live bridge, made on first use, kept to the session's end.
+
+    pytest keeps one value of a parametrized session fixture at a time and makes it again when the
+    parameter changes. A plain run orders the tests so that happens once, but pytest-xdist's
+    ``--dist loadfile`` runs each file's SQLite and PostgreSQL tests together, which would seed a fresh
+    bridge twice per file; here the fixtures below only look their backend up.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._stack = ExitStack()
+        self._urls: dict[str, str] = {}
+        self._bridges: dict[str, Bridge] = {}
+
+    def database_url(self, backend: str) -> str:
+        if backend not in self._urls:
+            url = self._stack.enter_context(fresh_database(backend, str(self._tmp.mktemp(backend))))
+            upgrade(url)
+            self._urls[backend] = url
+        return self._urls[backend]
+
+    def bridge(self, backend: str) -> Bridge:
+        if backend not in self._bridges:
+            self._bridges[backend] = self._stack.enter_context(_served_bridge(self.database_url(backend), self._tmp))
+        return self._bridges[backend]
+
+    def close(self) -> None:
+        self._stack.close()  # bridges first, then their databases: the reverse of making them
+
+
 @pytest.fixture(scope="session")
-def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(backend, str(tmp_path_factory.mktemp(backend))) as url:
-        upgrade(url)
-        yield url
+def _per_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_PerBackend]:
+    per_backend = _PerBackend(tmp_path_factory)
+    yield per_backend
+    per_backend.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, _per_backend: _PerBackend) -> str:
+    return _per_backend.database_url(backend)
 
 
 @dataclass
@@ -87,7 +124,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def bridge(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+def bridge(backend: str, database_url: str, _per_backend: _PerBackend) -> Bridge:
+    return _per_backend.bridge(backend)
+
+
+@contextmanager
+def _served_bridge(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     clock = AdjustableClock()
     recordings = tmp_path_factory.mktemp("recordings")
     settings = make_settings(database_url, login_max_failures=3, recording_dir=recordings)

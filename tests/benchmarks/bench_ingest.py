@@ -2,7 +2,7 @@
 """Results ingestion end to end: HL7 v2 over HTTP and MLLP, 12-lead ECG uploads, and the time from a
 result's arrival to the doctor's open page hearing of it; each beside a baseline.
 
-    python3 tests/benchmarks/bench_ingest.py [--quick] [--json] [--backend postgresql|sqlite] [--profile DIR]
+    python3 tests/benchmarks/bench_ingest.py [--quick|--smoke] [--json] [--backend postgresql|sqlite] [--profile DIR]
 
 The bridge runs as ``bridge serve`` runs it (``python3 -m bridge serve``, a process of its own) on a fresh
 seeded database (a new PostgreSQL schema at 127.0.0.1:5432/test by default), with its MLLP listener on
@@ -111,6 +111,8 @@ FULL = Workload(
 QUICK = Workload(
     http_1=12, http_4_each=4, mllp_1=12, mllp_4_each=4, ecg=3, page_hl7=8, page_ecg=2, baseline_seconds=0.3
 )
+# The test suite's run: every phase and figure once, on the fewest messages that give each of them.
+SMOKE = Workload(http_1=4, http_4_each=2, mllp_1=4, mllp_4_each=2, ecg=1, page_hl7=2, page_ecg=1, baseline_seconds=0.1)
 
 
 # --- what is sent --------------------------------------------------------------------------------------
@@ -679,12 +681,13 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few messages and uploads: a smoke run")
+    parser.add_argument("--smoke", action="store_true", help="fewer still: the test suite's check that it runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--backend", choices=BACKENDS, default="postgresql")
     parser.add_argument("--profile", type=Path, help="directory for py-spy profiles of the server (4 clients, ECG)")
     parser.add_argument("--logs", type=Path, help="keep the server's log in this directory")
     args = parser.parse_args(argv)
-    workload = QUICK if args.quick else FULL
+    workload = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.logs:
         args.logs.mkdir(parents=True, exist_ok=True)
     if args.backend == "postgresql":
@@ -705,7 +708,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python3 tests/benchmarks/bench_ingest.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "quick": args.quick,
+        "quick": args.quick or args.smoke,
+        "smoke": args.smoke,
         "backend": args.backend,
         "machine": machine(load_at_start),
         "workload": asdict(workload),

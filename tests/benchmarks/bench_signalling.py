@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Relaying SDP and ICE candidates through /ws/signal: latency, throughput and memory, against a bare relay.
 
-    python3 tests/benchmarks/bench_signalling.py [--quick] [--json] [--backend postgresql|sqlite]
+    python3 tests/benchmarks/bench_signalling.py [--quick|--smoke] [--json] [--backend postgresql|sqlite]
 
 Three servers, each in processes of their own, measured one after the other with the same load:
 
@@ -126,6 +126,18 @@ QUICK = Workload(
     workers=2,
     setup_concurrency=8,
     quiet_s=1.0,
+)
+# The test suite's run: every scenario, step and figure, on the fewest consults and the shortest phases
+# that still give each figure (the idle sockets stay at 40: the memory figure divides an RSS growth).
+SMOKE = Workload(
+    consults=8,
+    idle_sockets=40,
+    paced_interval_s=0.5,
+    paced_duration_s=1.0,
+    saturated_duration_s=0.5,
+    workers=2,
+    setup_concurrency=8,
+    quiet_s=0.5,
 )
 
 TARGETS = (
@@ -880,6 +892,7 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few consults, short phases: a smoke run")
+    parser.add_argument("--smoke", action="store_true", help="fewer still: the test suite's check that it runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--backend", choices=BACKENDS, default="postgresql")
     parser.add_argument("--consults", type=int, help="concurrent consults (default 1000; --quick 40)")
@@ -893,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-redis", action="store_true", help="leave out the two-instance measurement")
     parser.add_argument("--no-compression", action="store_true", help="clients do not offer permessage-deflate")
     args = parser.parse_args(argv)
-    workload = QUICK if args.quick else FULL
+    workload = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.consults:
         workload = Workload(**{**asdict(workload), "consults": args.consults})
     if args.backend == "postgresql":
@@ -916,7 +929,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python3 tests/benchmarks/bench_signalling.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "quick": args.quick,
+        "quick": args.quick or args.smoke,
+        "smoke": args.smoke,
         "backend": args.backend,
         "compression": not args.no_compression,
         "machine": machine(load_at_start),

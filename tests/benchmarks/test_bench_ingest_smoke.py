@@ -1,5 +1,6 @@
-"""The ingestion benchmark keeps working: a quick run reports every figure without an error (their size is
-not judged here; docs/benchmarks.md records real runs). What it sends is what the bridge takes."""
+"""The ingestion benchmark keeps working: a smoke run (``--smoke``, the fewest messages that give every
+figure) reports every figure without an error (their size is not judged here; docs/benchmarks.md records
+real runs). What it sends is what the bridge takes."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_a_quick_run_reports_every_figure_without_errors(tmp_path: Path) -> None
     require_postgres()
     require_samples()
     completed = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json"],
+        [sys.executable, str(BENCH), "--smoke", "--json"],
         cwd=tmp_path,  # the script must find the repository by itself
         capture_output=True,
         text=True,
@@ -46,7 +47,7 @@ def test_a_quick_run_reports_every_figure_without_errors(tmp_path: Path) -> None
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     report = json.loads(completed.stdout)
-    assert report["quick"] is True and report["backend"] == "postgresql"
+    assert report["quick"] is True and report["smoke"] is True and report["backend"] == "postgresql"
     assert len(report["machine"]["load_average_1_5_15_at_start"]) == 3
     results = report["results"]
     assert report["errors"] == 0, {p: results[p]["error_samples"] for p in PHASES} | {

@@ -1,5 +1,6 @@
-"""The signalling benchmarks keep working: quick runs report every figure (their size is not judged here;
-docs/benchmarks.md records real runs). The payloads they relay are what the protocol accepts."""
+"""The signalling benchmarks keep working: short runs (bench_signalling.py ``--smoke``, bench_call_setup.py
+``--quick``) report every figure (their size is not judged here; docs/benchmarks.md records real runs).
+The payloads they relay are what the protocol accepts."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def redis_available() -> bool:
 
 def run_bench(tmp_path: Path, script: str, *args: str) -> dict[str, object]:
     completed = subprocess.run(
-        [sys.executable, str(HERE / script), "--quick", "--json", "--backend", "sqlite", *args],
+        [sys.executable, str(HERE / script), "--json", "--backend", "sqlite", *args],
         cwd=tmp_path,  # the script must find the repository by itself
         capture_output=True,
         text=True,
@@ -43,8 +44,8 @@ def test_a_quick_signalling_run_reports_every_figure(tmp_path: Path) -> None:
     with_redis = redis_available()
     if not with_redis and IN_CI:
         pytest.fail("Redis is required in CI")
-    report = run_bench(tmp_path, "bench_signalling.py", *([] if with_redis else ["--skip-redis"]))
-    assert report["quick"] is True
+    report = run_bench(tmp_path, "bench_signalling.py", "--smoke", *([] if with_redis else ["--skip-redis"]))
+    assert report["quick"] is True and report["smoke"] is True
     results = report["results"]
     assert isinstance(results, dict)
     expected = {"bridge_one", "bare", "bridge_two"} if with_redis else {"bridge_one", "bare"}
@@ -72,7 +73,7 @@ def test_a_quick_signalling_run_reports_every_figure(tmp_path: Path) -> None:
 
 
 def test_a_quick_call_setup_run_reports_every_figure(tmp_path: Path) -> None:
-    report = run_bench(tmp_path, "bench_call_setup.py")
+    report = run_bench(tmp_path, "bench_call_setup.py", "--quick")
     result = report["result"]
     assert isinstance(result, dict) and result["calls"] == 3
     figures = result["request_to_first_frame"]

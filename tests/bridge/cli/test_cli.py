@@ -1,4 +1,8 @@
-"""The ``bridge`` command as a user runs it: subprocesses against a fresh database."""
+"""The ``bridge`` command as a user runs it, against a fresh database.
+
+The commands run in the test process (tests/bridge/cli/support.py): what is tested is what they do, not
+Python's start-up. ``python -m bridge`` and ``bridge serve`` run as real processes.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.bridge.cli.support import SECRET, run, run_process
 from tests.support import free_port, fresh_database
-
-SECRET = "cli-test-secret-key-long-enough-0123456789abc"
 
 
 @pytest.fixture
@@ -25,29 +28,19 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def run(args: list[str], database_url: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    environment.update({"BRIDGE_DATABASE_URL": database_url, "BRIDGE_SECRET_KEY": SECRET, **env})
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        input=stdin,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 COMMANDS = [[], ["serve"], ["demo"], ["user", "add"], ["client", "add"], ["db", "upgrade"], ["db", "reindex"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bridge", *command, "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run([*command, "--help"], None)
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_python_m_bridge_is_the_command() -> None:
+    result = run_process(["--help"])
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and all(c in result.stdout for c in ("serve", "demo", "user", "db", "drugs"))
 
 
 def test_db_reindex_rebuilds_the_search_index(database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""`bridge drugs` as an admin runs it: subprocesses against a fresh database."""
+"""`bridge drugs` as an admin runs it, against a fresh database (in the test process: tests/bridge/cli/support.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bridge.cli.test_cli import run
+from tests.bridge.cli.support import run
 from tests.support import fresh_database
 
 HEADER = "code,name_zh,name_en,atc_class,ingredient,dose_unit,max_daily_dose\n"
@@ -54,15 +54,6 @@ def test_import_of_a_bad_file_reports_rows_and_changes_nothing(database_url: str
 
 
 def test_help() -> None:
-    import subprocess
-    import sys
-
     for command in (["drugs"], ["drugs", "import"], ["drugs", "list"], ["drugs", "seed"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "bridge", *command, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run([*command, "--help"], None)
         assert result.returncode == 0 and "Usage:" in result.stdout

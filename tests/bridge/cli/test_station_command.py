@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 
+from bridge.clock import as_utc
 from bridge.consults.stations import StationRegistry
 from bridge.demo.stations import DEMO_STATION_CLIENT_ID
 from rtc.mesh import MeshPeer
@@ -18,6 +19,8 @@ from tests.rtc.test_mesh import Watcher, increasing
 
 def test_the_demo_station_joins_a_consult_started_for_it(bridge: Bridge) -> None:
     patient = resident_of(bridge)
+    with bridge.services() as services:
+        started = services.now()
     agent = subprocess.Popen(
         [sys.executable, "-m", "bridge", "station", "--demo", "--test-pattern", "--url", bridge.url],
         stdout=subprocess.PIPE,
@@ -31,12 +34,13 @@ def test_the_demo_station_joins_a_consult_started_for_it(bridge: Bridge) -> None
         seen = Watcher()
         doctor = MeshPeer(doctor_client, on_track=seen.on_track, on_reading=seen.on_reading)
         try:
-            # The station registers in a moment; until then a consult cannot be started at it.
+            # The station registers in a moment; until then a consult cannot be started at it. Another
+            # test's demo station may have registered on this database before: only this agent's counts.
             async with asyncio.timeout(30):
                 while True:
                     with bridge.services() as services:
                         registered = StationRegistry(services).get(DEMO_STATION_CLIENT_ID)
-                    if registered is not None and registered.bed_id:
+                    if registered is not None and registered.bed_id and as_utc(registered.last_seen_at) >= started:
                         break
                     await asyncio.sleep(0.2)
             await doctor_client.request("queue.watch")
