@@ -53,6 +53,8 @@ class KindStats:
     median_seconds: float | None
     p90_seconds: float | None
     deadline_minutes: int | None  # in force now; None for follow-up tasks (each has its own due date)
+    alerted: int = 0
+    alerted_handled: int = 0
 
     @property
     def share_on_time(self) -> float | None:
@@ -71,6 +73,13 @@ class OrganisationRow:
     clocks_open: int
     clocks_overdue: int
     kinds: tuple[KindStats, ...]  # the kinds this organisation had clocks of
+    alerts: int = 0  # overdue alerts raised on this organisation's clocks
+    alerts_handled: int = 0  # of those, the awaited step done since
+
+    @property
+    def share_alerts_handled(self) -> float | None:
+        """The supervision platform's handling rate (处置率): alerts whose step was done after all."""
+        return share(self.alerts_handled, self.alerts)
 
     @property
     def share_clocks_on_time(self) -> float | None:
@@ -172,6 +181,8 @@ def build_dashboard(services: Services, scope: Scope, period_days: int) -> Dashb
                 clocks_open=sum(k.open for k in kinds),
                 clocks_overdue=sum(k.overdue for k in kinds),
                 kinds=kinds,
+                alerts=sum(k.alerted for k in kinds),
+                alerts_handled=sum(k.alerted_handled for k in kinds),
             )
         )
     shown = set(names)
@@ -196,6 +207,8 @@ def _kind_stats(kind: str, counts: list[ClockCounts], seconds: list[float], dead
         met_on_time=sum(c.met_on_time for c in counts),
         open=sum(c.open for c in counts),
         overdue=sum(c.overdue for c in counts),
+        alerted=sum(c.alerted for c in counts),
+        alerted_handled=sum(c.alerted_handled for c in counts),
         median_seconds=summary.median_seconds if summary else None,
         p90_seconds=summary.p90_seconds if summary else None,
         deadline_minutes=deadline,

@@ -48,6 +48,8 @@ class ClockCounts:
     met_on_time: int
     open: int
     overdue: int
+    alerted: int = 0  # went overdue and were alerted (the city platform's "alerts raised")
+    alerted_handled: int = 0  # of those, met or made moot since ("handled")
 
 
 def loop_counts(services: Services, since: datetime, now: datetime, scope: Scope) -> dict[str, LoopCounts]:
@@ -116,12 +118,16 @@ def clock_counts(
             _ones(and_(_MET, LoopClock.done_at <= LoopClock.due_at)).label("met_on_time"),
             _ones(LoopClock.done_at.is_(None)).label("open"),
             _ones(and_(LoopClock.done_at.is_(None), LoopClock.due_at < now)).label("overdue"),
+            _ones(LoopClock.overdue_alerted_at.is_not(None)).label("alerted"),
+            _ones(and_(LoopClock.overdue_alerted_at.is_not(None), LoopClock.done_at.is_not(None))).label("handled"),
         )
         .where(LoopClock.started_at >= since, _in_scope(LoopClock.responsible_id, scope))
         .group_by(LoopClock.responsible_id, LoopClock.kind)
     )
     return {
-        (row.responsible_id, row.kind): ClockCounts(int(row.met), int(row.met_on_time), int(row.open), int(row.overdue))
+        (row.responsible_id, row.kind): ClockCounts(
+            int(row.met), int(row.met_on_time), int(row.open), int(row.overdue), int(row.alerted), int(row.handled)
+        )
         for row in services.db.execute(query)
     }
 

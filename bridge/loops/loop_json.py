@@ -65,6 +65,8 @@ def _kind_json(k: KindStats) -> dict[str, Any]:
         "p90_seconds": k.p90_seconds,
         "deadline_minutes": k.deadline_minutes,
         "share_on_time": k.share_on_time,
+        "alerts": k.alerted,
+        "alerts_handled": k.alerted_handled,
     }
 
 
@@ -88,6 +90,9 @@ def _row_json(r: OrganisationRow) -> dict[str, Any]:
             "overdue": r.clocks_overdue,
         },
         "share_clocks_on_time": r.share_clocks_on_time,
+        "alerts": r.alerts,
+        "alerts_handled": r.alerts_handled,
+        "share_alerts_handled": r.share_alerts_handled,
         "share_loops_on_time": r.share_loops_on_time,
         "kinds": [_kind_json(k) for k in r.kinds],
     }

@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bridge.errors import AccessDenied, InvalidInput
 from bridge.loops.codes import Clock, Step
 from bridge.loops.dashboard import Dashboard, OrganisationRow, build_dashboard, checked_period, loop_dashboard
-from bridge.loops.tracker import ClockStart, advance
+from bridge.loops.overdue import alert_overdue
+from bridge.loops.tables import LoopClock
+from bridge.loops.tracker import ClockStart, advance, stop_clocks
 from tests.bridge.loops.loop_support import DOCTOR, PHARMACIST, LoopBuilder, new_builder
 from tests.conftest import Bridge
 
@@ -188,3 +191,23 @@ def test_only_supervisors_see_the_dashboard_and_the_period_is_checked(bridge: Br
         with pytest.raises(InvalidInput):
             checked_period(wrong)
     assert checked_period(" 90 ") == 90
+
+
+def test_the_alert_handling_rate_counts_alerted_clocks_whose_step_was_done_since(bridge: Bridge) -> None:
+    """The city platform's figure: overdue alerts raised on an organisation's clocks, and the share of
+    them whose awaited step was done after all (处置率)."""
+    loops = new_builder(bridge)
+    handled = loops.result_loop(review_after=None, deadline=-30)  # overdue, alerted, reviewed later
+    loops.result_loop(review_after=None, deadline=-20)  # overdue, alerted, still awaited
+    loops.result_loop(review_after=10)  # in time: never alerted
+    with loops.services() as services:
+        alerted = alert_overdue(services)  # the sweep, on the test's stopped clock
+    assert len(alerted) >= 2
+    with loops.services() as services:
+        report = services.db.scalars(select(LoopClock.subject).where(LoopClock.loop_id == handled)).one()
+        stop_clocks(services, report, None, by=DOCTOR.reference)
+    with loops.services() as services:
+        hospital = row(build_dashboard(services, frozenset({loops.hospital}), 7), loops.hospital)
+    assert (hospital.alerts, hospital.alerts_handled, hospital.share_alerts_handled) == (2, 1, 0.5)
+    (review,) = hospital.kinds
+    assert (review.alerted, review.alerted_handled) == (2, 1)
