@@ -26,7 +26,7 @@ from bridge.referrals.records import Referral, ReferralDetails
 from bridge.referrals.service import refer
 from bridge.results.point_of_care import CHINA_STANDARD_TIME
 from bridge.services import Services
-from portal.prescription_forms import fhir_context, field_errors
+from portal.prescription_forms import fhir_context, field_errors, section
 from portal.rendering import render
 from portal.result_entry_pages import local_time
 
@@ -148,6 +148,11 @@ def _list_context(
 @router.get("/referrals")
 def referral_list(request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
     return render(request, "referrals.html", _list_context(request, services, principal))
+
+
+@router.get("/referrals/section")
+def referral_section(request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
+    return section(request, "referral_list.html", _list_context(request, services, principal))
 
 
 @router.post("/referrals/{request_id}/{operation}")

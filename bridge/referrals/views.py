@@ -45,6 +45,7 @@ class ReferralItem:
     notes: list[str]
     supporting: list[str]
     operations: list[str]  # what this viewer may do now
+    version: str = ""  # of the ServiceRequest and its Task: what a live page compares
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,9 @@ def _item(principal: Principal, request: Json, task: Json, patient: Json, names:
     appointment = (outputs.get(APPOINTMENT_INPUT) or {}).get("valueDateTime")
     operations = [op.value for op in allowed_operations(task) if may_act(principal, op, hospital, requester)]
     reasons = [c.get("text") or concept_text(c) for c in request.get("reasonCode", [])]
+    version = f"{(request.get('meta') or {}).get('versionId', '')}-{(task.get('meta') or {}).get('versionId', '')}"
     return ReferralItem(
+        version=version,
         request_id=request["id"],
         status=str(task.get("status")),
         urgency=str(request.get("priority", "routine")),

@@ -16,7 +16,7 @@ function banner(name) {
   if (!node) {
     node = document.createElement("p");
     node.id = `${name}-news`;
-    node.className = `${name}-news`;
+    node.className = `live-news ${name}-news`;
     node.dataset.testid = `${name}-news`;
     node.setAttribute("role", "status");
     node.hidden = true;

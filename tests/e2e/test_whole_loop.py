@@ -6,7 +6,9 @@ data, the drug catalogue, served with its lifespan so pages hear news and the ov
 2. the nurse uploads a laboratory file (HL7 v2) and an ECG (MIT-BIH 100, WFDB); the doctor's chart
    draws the ECG and tabulates the results, and the doctor marks both reviewed;
 3. the doctor sends advice with a follow-up task, which the nurse's open advice page shows at once; she
-   acknowledges it and completes the task;
+   acknowledges it and completes the task; the doctor refers the resident for an in-person visit, which
+   the hospital's open referral list shows at once; it accepts with an appointment the nurse then sees,
+   and completes the visit;
 4. the doctor prescribes: the safety check finds an interaction, which the doctor overrides with a reason,
    and signs; the pharmacist accepts, dispenses and dispatches;
 5. the nurse confirms receipt of the drug;
@@ -272,6 +274,45 @@ def test_the_whole_loop_from_data_up_to_drug_received(live_bridge: Bridge, brows
         expect(nurse.get_by_test_id("advice-done-task").filter(has_text="每日测量血压两次")).to_be_visible()
         shots.take(nurse, "nurse-advice-done")
 
+        # The referral for an in-person visit: the hospital's referral desk (another doctor of the hospital)
+        # has its list open and sees it arrive; it accepts with an appointment and later completes it.
+        desk_ctx, desk = open_as(browser, bridge, "doctor2", problems)
+        contexts.append(desk_ctx)
+        desk.goto(f"{bridge.url}/referrals")
+        expect(desk.get_by_test_id("referrals-live")).to_have_attribute("data-live", "open")
+        desk.evaluate("window.notReloaded = true")
+        doctor.goto(f"{bridge.url}/residents/{patient_id}")
+        doctor.get_by_test_id("referral-open").click()
+        doctor.get_by_test_id("referral-reason").fill("反复头晕伴血压波动，建议神经内科门诊面诊")
+        doctor.get_by_test_id("referral-urgency").select_option("urgent")
+        shots.take(doctor, "doctor-referral-form")
+        doctor.get_by_test_id("referral-submit").click()
+        expect(doctor.get_by_test_id("referral-sent")).to_be_visible()
+        incoming = desk.get_by_test_id("referral-item").filter(has_text="闭环测试")
+        expect(incoming).to_have_attribute("data-status", "requested")
+        assert desk.evaluate("window.notReloaded") is True
+        shots.take(desk, "hospital-referral-arrived")
+        appointment = (bridge.clock.now() + timedelta(days=1)).astimezone(CHINA_STANDARD_TIME)
+        incoming.get_by_test_id("referral-appointment-input").fill(appointment.strftime("%Y-%m-%dT09:00"))
+        incoming.get_by_test_id("referral-accept").click()
+        accepted = desk.get_by_test_id("referral-item").filter(has_text="闭环测试")
+        expect(accepted).to_have_attribute("data-status", "accepted")
+        nurse.goto(f"{bridge.url}/referrals")
+        expect(nurse.get_by_test_id("referral-item").filter(has_text="闭环测试")).to_have_attribute(
+            "data-status", "accepted"
+        )
+        expect(nurse.get_by_test_id("referral-appointment")).to_be_visible()
+        shots.take(nurse, "nurse-referral-accepted")
+        accepted.get_by_test_id("referral-outcome-input").fill(
+            "神经内科门诊：良性阵发性位置性眩晕，无需住院，继续降压治疗"
+        )
+        accepted.get_by_test_id("referral-complete").click()
+        expect(desk.get_by_test_id("referral-item").filter(has_text="闭环测试")).to_have_attribute(
+            "data-status", "completed"
+        )
+        shots.take(desk, "hospital-referral-completed")
+        doctor.goto(f"{bridge.url}/residents/{patient_id}")
+
         # 4. The prescription: the interaction with enalapril is found, overridden with a reason, signed.
         doctor.get_by_test_id("rx-resident-link").click()
         doctor.get_by_test_id("rx-prescribe-link").click()
@@ -351,6 +392,9 @@ def test_the_whole_loop_from_data_up_to_drug_received(live_bridge: Bridge, brows
             "advice-sent",
             "advice-acknowledged",
             "task-completed",
+            "referral-requested",
+            "referral-accepted",
+            "referral-completed",
             "prescription-signed",
             "prescription-dispatched",
         ):

@@ -12,7 +12,7 @@ import httpx
 
 from bridge.i18n import Translator
 from bridge.results.point_of_care import CHINA_STANDARD_TIME
-from tests.bridge.referrals.support import Network, build_network, observation, recent, resident
+from tests.bridge.referrals.support import Network, build_network, fhir, observation, recent, refer_body, resident
 from tests.conftest import Bridge
 from tests.portal.test_pages_http import hidden, sign_in
 
@@ -199,3 +199,18 @@ def test_a_decline_needs_a_reason_and_the_nurse_follows_without_acting(bridge: B
     with bridge.services() as services:
         task = services.repository.find("Task", {"focus": f"ServiceRequest/{other}"})[0]
     assert task["status"] == "requested"
+
+
+def test_the_section_the_live_script_fetches_carries_the_list_with_versions(bridge: Bridge) -> None:
+    patient = resident(bridge, "demo-home-1")
+    referred = fhir(bridge, "doctor").post(f"/fhir/Patient/{patient}/$refer", json=refer_body("片段测试：头晕"))
+    assert referred.status_code == 201, referred.text
+    request_id = referred.json()["id"]
+    hospital = sign_in(bridge, "doctor2").get("/referrals/section")
+    assert hospital.status_code == 200 and hospital.headers["cache-control"] == "no-store"
+    assert "<html" not in hospital.text and "片段测试：头晕" in hospital.text
+    item = re.search(rf'<article[^>]*data-key="referral-{request_id}"[^>]*>', hospital.text)
+    assert item and re.search(r'data-version="\d+-\d+"', item.group(0))
+    assert "片段测试：头晕" in sign_in(bridge, "nurse1").get("/referrals/section").text
+    assert "片段测试：头晕" not in sign_in(bridge, "nurse2").get("/referrals/section").text
+    assert sign_in(bridge, "pharmacist").get("/referrals/section").status_code == 403
