@@ -18,3 +18,8 @@ class SystemClock:
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; everything the bridge compares is UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def fhir_instant(moment: datetime) -> str:
+    """A FHIR instant in UTC to the second, as the workflows' records carry it."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,11 +12,14 @@ from bridge.consults.caller import Caller
 from bridge.db.tables import Consult
 from bridge.loops.codes import Step
 from bridge.loops.tracker import Parties, advance
+from bridge.prescriptions.actors import ActorRef
 from bridge.services import Services
 
 
 def track_consult_step(services: Services, consult: Consult, step: Step, caller: Caller | None) -> None:
-    actor = caller if caller is not None else _Home(f"Organization/{consult.home_id}", consult.patient_display)
+    home = consult.home_id
+    # A bedside station answering a ward round by itself: the home's side acted.
+    actor = caller or ActorRef(f"Organization/{home}", services.organizations.names({home}).get(home, home))
     advance(
         services,
         step=step,
@@ -25,11 +28,3 @@ def track_consult_step(services: Services, consult: Consult, step: Step, caller:
         actor=actor,
         detail={"urgency": consult.urgency, "reason": consult.reason} if step is Step.CONSULT_REQUESTED else None,
     )
-
-
-class _Home:
-    """The home's side when no person acted (a bedside station answering a ward round by itself)."""
-
-    def __init__(self, reference: str, display: str) -> None:
-        self.reference = reference
-        self.display = display

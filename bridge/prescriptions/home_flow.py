@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.auth.principal import Principal
+from bridge.clock import fhir_instant
 from bridge.errors import FieldError, InvalidInput
 from bridge.i18n import Translator
 from bridge.prescriptions.codes import RECEIPT_EXTENSION, Delivery, Step, business_status
 from bridge.prescriptions.pharmacy_flow import MIN_REASON_CHARS
-from bridge.prescriptions.steps import instant
 from bridge.prescriptions.task_context import TaskContext, begin
 from bridge.prescriptions.task_states import Operation
 from bridge.services import Services
@@ -43,12 +43,12 @@ def confirm_receipt(services: Services, principal: Principal, task_id: str, rece
     actor = ctx.actor
     notes = [*dispense.get("note", [])]
     if discrepancy:
-        notes.append({"authorReference": actor.as_reference(), "time": instant(ctx.now), "text": discrepancy})
+        notes.append({"authorReference": actor.as_reference(), "time": fhir_instant(ctx.now), "text": discrepancy})
     services.repository.update(
         {
             **dispense,
             "status": "completed",
-            "whenHandedOver": instant(ctx.now),
+            "whenHandedOver": fhir_instant(ctx.now),
             "receiver": [actor.as_reference()],
             **({"note": notes} if notes else {}),
         },

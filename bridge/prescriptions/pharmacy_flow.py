@@ -11,11 +11,10 @@ from typing import Any
 from fhir_adapter.validation import validate_resource
 
 from bridge.auth.principal import Principal
-from bridge.clock import as_utc
+from bridge.clock import as_utc, fhir_instant
 from bridge.errors import FieldError, InvalidInput
 from bridge.i18n import Translator
 from bridge.prescriptions.codes import DISPATCH_EXTENSION, Delivery, Step, business_status
-from bridge.prescriptions.steps import instant
 from bridge.prescriptions.task_context import TaskContext, begin
 from bridge.prescriptions.task_states import Operation
 from bridge.services import Services
@@ -88,7 +87,7 @@ def dispatch(services: Services, principal: Principal, task_id: str, details: Di
         "extension": [
             {"url": "courier", "valueString": courier},
             {"url": "trackingNumber", "valueString": tracking},
-            {"url": "expectedArrival", "valueDateTime": instant(details.expected_arrival)},
+            {"url": "expectedArrival", "valueDateTime": fhir_instant(details.expected_arrival)},
         ],
     }
     changes = _status_changes(Delivery.DISPATCHED, target.status)
@@ -96,7 +95,7 @@ def dispatch(services: Services, principal: Principal, task_id: str, details: Di
     task = ctx.save_task(changes, Step.DISPATCHED)
     ctx.record(
         Step.DISPATCHED,
-        {"courier": courier, "tracking_number": tracking, "expected_arrival": instant(details.expected_arrival)},
+        {"courier": courier, "tracking_number": tracking, "expected_arrival": fhir_instant(details.expected_arrival)},
     )
     return task
 
@@ -179,7 +178,7 @@ def _checked_dispense(ctx: TaskContext, given: dict[str, Any]) -> dict[str, Any]
         "status": "in-progress",
         "subject": subject,
         "authorizingPrescription": [{"reference": f"MedicationRequest/{request['id']}"}],
-        "whenPrepared": given.get("whenPrepared") or instant(ctx.now),
+        "whenPrepared": given.get("whenPrepared") or fhir_instant(ctx.now),
     }
     content.setdefault("performer", [{"actor": ctx.actor.as_reference()}])
     content.setdefault("dosageInstruction", request.get("dosageInstruction", []))

@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.accounts.roles import Role
 from bridge.auth.principal import Principal
+from bridge.clock import fhir_instant
 from bridge.directory.residents import display_name, home_of
 from bridge.errors import AccessDenied, Conflict, FieldError, InvalidInput, NotFound
 from bridge.i18n import Translator
@@ -27,7 +28,7 @@ from bridge.prescriptions.routing import pharmacy_for_home
 from bridge.prescriptions.safety.check import check_prescription, findings_outcome
 from bridge.prescriptions.safety.findings import SafetyFinding
 from bridge.prescriptions.signature import sign_prescription
-from bridge.prescriptions.steps import instant, record_step, step_extension
+from bridge.prescriptions.steps import record_step, step_extension
 from bridge.prescriptions.write_rules import DRAFT, is_reported
 from bridge.services import Services
 from bridge.subscriptions.events import record_prescription_event
@@ -86,7 +87,7 @@ def sign(
         **request,
         "status": "active",
         "requester": actor.as_reference(),
-        "authoredOn": instant(now),
+        "authoredOn": fhir_instant(now),
         "extension": [
             *(e for e in request.get("extension", []) if not _is_override(e)),
             *override_extensions(overrides, severities),
@@ -178,8 +179,8 @@ def _task(
         "description": default("prescription.task.description"),
         "focus": {"reference": f"MedicationRequest/{request['id']}"},
         "for": {"reference": f"Patient/{patient['id']}", "display": display_name(patient)},
-        "authoredOn": instant(now),
-        "lastModified": instant(now),
+        "authoredOn": fhir_instant(now),
+        "lastModified": fhir_instant(now),
         "requester": actor.as_reference(),
         "owner": {"reference": f"Organization/{pharmacy_id}"},
         "businessStatus": business_status(Delivery.WITH_PHARMACY, default("prescription.delivery.with-pharmacy")),

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.clock import as_utc
+from bridge.clock import as_utc, fhir_instant
 from bridge.loops.tracker import Parties
 from bridge.prescriptions.actors import ActorRef
 from bridge.prescriptions.codes import STEP_EXTENSION, Step
@@ -21,16 +21,11 @@ from bridge.prescriptions.tables import PrescriptionStep
 from bridge.services import Services
 
 
-def instant(moment: datetime) -> str:
-    """A FHIR instant in UTC with seconds (what every step extension and row carries)."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def step_extension(step: Step, actor: ActorRef, at: datetime, note: str | None = None) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [
         {"url": "step", "valueCode": step.value},
         {"url": "actor", "valueReference": actor.as_reference()},
-        {"url": "at", "valueDateTime": instant(at)},
+        {"url": "at", "valueDateTime": fhir_instant(at)},
     ]
     if note:
         parts.append({"url": "note", "valueString": note})

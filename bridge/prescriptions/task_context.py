@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from bridge.accounts.roles import Role
 from bridge.auth.principal import Principal
+from bridge.clock import fhir_instant
 from bridge.directory.residents import home_of
 from bridge.errors import AccessDenied, Conflict, NotFound
 from bridge.prescriptions.actors import ActorRef, actor_of
 from bridge.prescriptions.codes import Step
 from bridge.prescriptions.news import announce_prescription
-from bridge.prescriptions.steps import instant, record_step, with_step
+from bridge.prescriptions.steps import record_step, with_step
 from bridge.prescriptions.tables import PrescriptionStep
 from bridge.prescriptions.task_states import Operation, TaskState, transition
 from bridge.prescriptions.write_rules import is_prescription_task
@@ -55,7 +56,7 @@ class TaskContext:
     def save_task(self, changes: dict[str, Any], step: Step, note: str | None = None) -> dict[str, Any]:
         """Write the Task's next version (the version read, or 409: someone else acted meanwhile)."""
         updated = with_step(
-            {**self.task, **changes, "lastModified": instant(self.now)}, step, self.actor, self.now, note
+            {**self.task, **changes, "lastModified": fhir_instant(self.now)}, step, self.actor, self.now, note
         )
         version = int(self.task.get("meta", {}).get("versionId", 1))
         self.task = self.services.repository.update(updated, if_match=version)

@@ -96,10 +96,10 @@ class ReferralContext:
 
     def save_task(self, changes: dict[str, Any]) -> dict[str, Any]:
         """The Task's next version, on the version read (409 if someone else acted meanwhile)."""
-        from bridge.referrals.records import instant
+        from bridge.clock import fhir_instant
 
         version = int(self.task.get("meta", {}).get("versionId", 1))
-        updated = {**self.task, **changes, "lastModified": instant(self.now)}
+        updated = {**self.task, **changes, "lastModified": fhir_instant(self.now)}
         self.task = self.services.repository.update(updated, if_match=version)
         return self.task
 

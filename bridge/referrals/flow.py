@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.auth.principal import Principal
-from bridge.clock import as_utc
+from bridge.clock import as_utc, fhir_instant
 from bridge.errors import FieldError, InvalidInput
 from bridge.loops.codes import Clock, Step
 from bridge.referrals.codes import APPOINTMENT_INPUT, MAX_NOTE_CHARS, MIN_DECLINE_CHARS, OUTCOME_OUTPUT
 from bridge.referrals.context import ReferralContext, begin
-from bridge.referrals.records import Referral, instant, note_of, status_changes
+from bridge.referrals.records import Referral, note_of, status_changes
 from bridge.referrals.states import Operation
 from bridge.referrals.tracking import record_step
 from bridge.services import Services
@@ -42,7 +42,7 @@ def accept(
         raise InvalidInput([FieldError("appointment", "referral.error.datetime", {"name": "appointment"})]) from None
     if when_utc < as_utc(ctx.now) - APPOINTMENT_GRACE:
         raise InvalidInput([FieldError("appointment", "referral.error.appointment_past")])
-    when = instant(appointment)
+    when = fhir_instant(appointment)
     outputs = [*ctx.task.get("output", []), {"type": {"text": APPOINTMENT_INPUT}, "valueDateTime": when}]
     task = ctx.save_task({**status_changes(target), "output": outputs, **_with_note(ctx, ctx.task, note)})
     ctx.save_request({"status": request_status, "occurrenceDateTime": when})
@@ -75,7 +75,7 @@ def complete(services: Services, principal: Principal, request_id: str, outcome:
     if not text:
         raise InvalidInput([FieldError("outcome", "referral.error.outcome_required")])
     outputs = [*ctx.task.get("output", []), {"type": {"text": OUTCOME_OUTPUT}, "valueString": text}]
-    period = {**ctx.task.get("executionPeriod", {}), "end": instant(ctx.now)}
+    period = {**ctx.task.get("executionPeriod", {}), "end": fhir_instant(ctx.now)}
     task = ctx.save_task({**status_changes(target), "output": outputs, "executionPeriod": period})
     ctx.save_request({"status": request_status, **_with_note(ctx, ctx.request, text)})
     _record(ctx, Step.REFERRAL_COMPLETED, stops=[Clock.REFERRAL_COMPLETION], detail={"outcome": text})

@@ -17,7 +17,7 @@ from typing import Any
 from bridge.outbox.endpoints import HOSPITAL_FHIR, HospitalEndpoints
 from bridge.outbox.outbox import NewMessage, enqueue
 from bridge.referrals.context import hospital_of
-from bridge.results.hospital_push import push_bundle, results_to_push
+from bridge.results.hospital_push import push_bundle, results_to_push, versioned_reference
 from bridge.services import Services
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def enqueue_referral_push(
     resources = [*results, request, task]
     base = f"{services.settings.public_base_url}/fhir"
     payload = json.dumps(push_bundle(base, patient, resources), ensure_ascii=False, separators=(",", ":"))
-    versions = "\n".join(sorted(_versioned(r) for r in resources))
+    versions = "\n".join(sorted(versioned_reference(r) for r in resources))
     subject = f"ServiceRequest/{request['id']}"
     message = NewMessage(
         destination_kind=HOSPITAL_FHIR,
@@ -53,7 +53,3 @@ def enqueue_referral_push(
     message_id = enqueue(services.db, message, services.now())
     logger.info("%s (%s) queued for %s's FHIR endpoint", subject, task.get("status"), hospital)
     return message_id
-
-
-def _versioned(resource: dict[str, Any]) -> str:
-    return f"{resource['resourceType']}/{resource['id']}/_history/{resource.get('meta', {}).get('versionId')}"

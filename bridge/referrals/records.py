@@ -11,15 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bridge.clock import as_utc
+from bridge.clock import fhir_instant
 from bridge.directory.residents import display_name
 from bridge.i18n import Translator
 from bridge.prescriptions.actors import ActorRef
 from bridge.referrals.codes import CONSULTATION, REFERRAL_CATEGORY, TASK_CODE_SYSTEM, Status, business_status
-
-
-def instant(moment: datetime) -> str:
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ class Referral:
 
 
 def note_of(text: str, actor: ActorRef, at: datetime) -> dict[str, Any]:
-    return {"text": text, "time": instant(at), "authorReference": actor.as_reference()}
+    return {"text": text, "time": fhir_instant(at), "authorReference": actor.as_reference()}
 
 
 def service_request(
@@ -58,7 +54,7 @@ def service_request(
         "priority": details.urgency,
         "code": details.service or CONSULTATION,
         "subject": {"reference": f"Patient/{patient['id']}", "display": display_name(patient)},
-        "authoredOn": instant(now),
+        "authoredOn": fhir_instant(now),
         "requester": actor.as_reference(),
         "performer": [{"reference": f"Organization/{hospital_id}"}],
         "reasonCode": [*details.reason_codes, {"text": details.reason}],
@@ -81,8 +77,8 @@ def tracking_task(request: dict[str, Any], actor: ActorRef, hospital_id: str, no
         "description": default("referral.task.description"),
         "focus": {"reference": f"ServiceRequest/{request['id']}"},
         "for": dict(request["subject"]),
-        "authoredOn": instant(now),
-        "lastModified": instant(now),
+        "authoredOn": fhir_instant(now),
+        "lastModified": fhir_instant(now),
         "requester": actor.as_reference(),
         "owner": {"reference": f"Organization/{hospital_id}"},
         "businessStatus": business_status(Status.REQUESTED, default(f"referral.status.{Status.REQUESTED.value}")),

@@ -64,7 +64,7 @@ def enqueue_result_push(services: Services, patient: dict[str, Any], created: Se
         return []
     base = f"{services.settings.public_base_url}/fhir"
     payload = json.dumps(push_bundle(base, patient, resources), ensure_ascii=False, separators=(",", ":"))
-    versions = "\n".join(sorted(_versioned(resource) for resource in resources))
+    versions = "\n".join(sorted(versioned_reference(resource) for resource in resources))
     primary = _primary(resources)
     more = f" + {len(resources) - 1} more" if len(resources) > 1 else ""
     message_ids = []
@@ -203,7 +203,8 @@ def _reference(resource: dict[str, Any]) -> str:
     return f"{resource['resourceType']}/{resource['id']}"
 
 
-def _versioned(resource: dict[str, Any]) -> str:
+def versioned_reference(resource: dict[str, Any]) -> str:
+    """`Type/id/_history/n`: what a push's dedupe key is made of (results here, referrals too)."""
     return f"{_reference(resource)}/_history/{resource.get('meta', {}).get('versionId', '')}"
 
 

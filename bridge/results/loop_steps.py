@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -22,25 +21,17 @@ from bridge.directory.residents import home_of
 from bridge.loops.codes import Clock, Step
 from bridge.loops.tables import LoopStep
 from bridge.loops.tracker import Actor, ClockStart, Parties, advance
-from bridge.prescriptions.actors import actor_of
+from bridge.prescriptions.actors import ActorRef, actor_of
 from bridge.services import Services
 
 REVIEWED_KINDS = frozenset({"lab", "ecg"})
-
-
-@dataclass(frozen=True)
-class Sender:
-    """The bridge itself, receiving on a sender's behalf (ingestion knows the message, not a person)."""
-
-    reference: str
-    display: str
 
 
 def sender_actor(services: Services, sender: Principal | None, home_id: str) -> Actor:
     """Who a result came up from: the sender when known, else the resident's home (a caller without one)."""
     if sender is not None:
         return actor_of(sender)
-    return Sender(f"Organization/{home_id}", services.organizations.names({home_id}).get(home_id, home_id))
+    return ActorRef(f"Organization/{home_id}", services.organizations.names({home_id}).get(home_id, home_id))
 
 
 def review_units(stored: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
