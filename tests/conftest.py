@@ -23,6 +23,19 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 _OPEN_CLIENTS: list[httpx.Client] = []
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`, the README's command) each file's tests run on one worker,
+    as `--dist loadfile` would, and every file that drives Chromium shares one group: two browsers with
+    WebRTC calls at once on a two-core machine starve each other's media (a consult then sat in
+    "reconnecting" past its test's timeout), so they take turns while the other worker runs the rest."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    browser_files = {item.path for item in items if item.get_closest_marker("browser")}
+    for item in items:
+        group = "chromium" if item.path in browser_files else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def _close_http_clients() -> Iterator[None]:
     """Tests keep signed-in clients around freely; they are closed here, not leaked as sockets."""
@@ -40,8 +53,8 @@ class _PerBackend:
     """Each backend's session database and seeded live bridge, made on first use, kept to the session's end.
 
     pytest keeps one value of a parametrized session fixture at a time and makes it again when the
-    parameter changes. A plain run orders the tests so that happens once, but pytest-xdist's
-    ``--dist loadfile`` runs each file's SQLite and PostgreSQL tests together, which would seed a fresh
+    parameter changes. A plain run orders the tests so that happens once, but pytest-xdist (files
+    grouped, below) runs each file's SQLite and PostgreSQL tests together, which would seed a fresh
     bridge twice per file; here the fixtures below only look their backend up.
     """
 
