@@ -235,10 +235,11 @@ def test_the_demo_bedside_ecg_is_two_strips_and_english_is_available(bridge: Bri
         html = client.get(f"/residents/{ECG_RESIDENT}/results").text
     finally:
         client.post("/lang", data={"locale": "zh-CN", "next": "/", "csrf_token": token})
-    [viewer] = Elements(html).all("ecg-viewer")
-    assert viewer["data-layout"] == "strips" and viewer["data-leads"] == "II V5"
-    [data] = Elements(html).ecg_data
-    assert [lead["label"] for lead in data["leads"]] == ["MLII（改良II导联）", "V5导联"]
+    # Other test files may have stored more ECGs for this resident (a bedside station's): find the demo's.
+    viewers = [v for v in Elements(html).all("ecg-viewer") if v["data-leads"] == "II V5"]
+    assert viewers and all(v["data-layout"] == "strips" for v in viewers)
+    labels = [[lead["label"] for lead in data["leads"]] for data in Elements(html).ecg_data]
+    assert ["MLII（改良II导联）", "V5导联"] in labels
     assert EN("results.ecg.title") in html and EN("results.lab.title") in html
     assert ZH("results.lab.title") not in html
 
